@@ -1,0 +1,13 @@
+"""Settings for the test suite: the real settings, with a throwaway data folder."""
+
+import os
+import tempfile
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdefghijklmnop")
+os.environ.setdefault("AURIO_DATA_DIR", tempfile.mkdtemp(prefix="aurio-test-"))
+
+from aurio.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only
+# The hashed-manifest storage needs `collectstatic` first; tests serve from the source folders.
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405

@@ -1,0 +1,73 @@
+"""Shared fixtures: a small cast (recruiter, teammate without permissions,
+outsider who is not staff, API token) and real media files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from aurio.models import ApiToken
+from invites.models import Invite
+from invites.services import invite_create
+from videos.tests.factories import make_video
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+def recorder_webm(media_dir: Path) -> Path:
+    """A WebM as a browser's MediaRecorder writes it: no duration, no cues."""
+    return make_video(media_dir / "recorder.webm", seconds=3, live=True)
+
+
+@pytest.fixture(scope="session")
+def plain_mp4(media_dir: Path) -> Path:
+    return make_video(media_dir / "plain.mp4", seconds=2, fmt="mp4")
+
+
+@pytest.fixture
+def recruiter(db: None) -> User:
+    return User.objects.create_superuser("rec", "rec@example.com", "pw")
+
+
+@pytest.fixture
+def teammate(db: None) -> User:
+    """Staff, but with no permissions on invites or videos."""
+    return User.objects.create_user("mate", "mate@example.com", "pw", is_staff=True)
+
+
+@pytest.fixture
+def outsider(db: None) -> User:
+    return User.objects.create_user("out", "out@example.com", "pw")
+
+
+@pytest.fixture
+def invite(db: None, recruiter: User) -> Invite:
+    return invite_create(email="Cand@Example.com", name="Cand", created_by=recruiter)
+
+
+@pytest.fixture
+def token_for() -> Callable[[User], str]:
+    def issue(user: User) -> str:
+        return ApiToken.issue(user)[1]
+
+    return issue
+
+
+@pytest.fixture
+def api(recruiter: User, token_for: Callable[[User], str]) -> Client:
+    """A client that speaks to the API with the recruiter's bearer token."""
+    return Client(headers={"Authorization": f"Bearer {token_for(recruiter)}"})
+
+
+@pytest.fixture
+def staff_client(client: Client, recruiter: User) -> Client:
+    client.force_login(recruiter)
+    return client

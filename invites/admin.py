@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from invites.models import Invite, InviteStatus
+from invites.repository import invites_with_videos
+from invites.services import invite_create, invite_extend, invite_revoke
+from videos.models import Video
+
+
+class StatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return list(InviteStatus.choices)
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Invite]) -> QuerySet[Invite]:
+        now = timezone.now()
+        live = Q(revoked_at__isnull=True, submitted_at__isnull=True, expires_at__gt=now)
+        conditions = {
+            InviteStatus.REVOKED: Q(revoked_at__isnull=False),
+            InviteStatus.SUBMITTED: Q(revoked_at__isnull=True, submitted_at__isnull=False),
+            InviteStatus.EXPIRED: Q(revoked_at__isnull=True, submitted_at__isnull=True, expires_at__lte=now),
+            InviteStatus.OPENED: live & Q(opened_at__isnull=False),
+            InviteStatus.OPEN: live & Q(opened_at__isnull=True),
+        }
+        condition = conditions.get(self.value())  # type: ignore[call-overload]
+        return queryset if condition is None else queryset.filter(condition)
+
+
+def copy_button(invite: Invite) -> str:
+    return format_html(
+        '<button type="button" class="button aurio-copy" data-link="{}" title="{}">Copy link</button>',
+        invite.link,
+        invite.link,
+    )
+
+
+class VideoInline(admin.TabularInline):
+    model = Video
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ("watch", "tag", "status", "duration", "size", "created_at")
+    readonly_fields = ("watch", "status", "duration", "size", "created_at")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="video")
+    def watch(self, video: Video) -> str:
+        return format_html('<a href="{}">▶ Watch</a>', video.get_absolute_url())
+
+    @admin.display(description="duration")
+    def duration(self, video: Video) -> str:
+        from videos.admin import format_duration
+
+        return format_duration(video.duration_seconds)
+
+
+@admin.register(Invite)
+class InviteAdmin(admin.ModelAdmin):
+    list_display = ("email", "name", "status_badge", "latest_video", "expires_at", "created_at", "copy_link")
+    list_filter = (StatusFilter, "videos__tag", "created_at", "expires_at")
+    search_fields = ("email", "name")
+    date_hierarchy = "created_at"
+    actions = ("revoke", "extend_7_days")
+    readonly_fields = ("candidate_link", "status_badge", "created_by", "created_at", "opened_at", "submitted_at", "revoked_at")
+    fieldsets = (
+        (None, {"fields": ("email", "name", "expires_at")}),
+        ("Link and progress", {"fields": readonly_fields}),
+    )
+    inlines = (VideoInline,)
+
+    class Media:
+        js = ("js/admin_copy.js",)
+        css = {"all": ("css/admin.css",)}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Invite]:
+        return invites_with_videos().select_related("created_by")
+
+    def get_fieldsets(self, request: HttpRequest, obj: Invite | None = None) -> Any:
+        if obj is None:
+            return ((None, {"fields": ("email", "name", "expires_at")}),)
+        return super().get_fieldsets(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: Invite, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        created = invite_create(email=obj.email, name=obj.name, expires_at=obj.expires_at, created_by=request.user)
+        obj.pk = created.pk
+        obj.refresh_from_db()
+
+    @admin.display(description="status")
+    def status_badge(self, invite: Invite) -> str:
+        return format_html('<span class="aurio-status aurio-status-{}">{}</span>', invite.status, invite.status)
+
+    @admin.display(description="latest video")
+    def latest_video(self, invite: Invite) -> str:
+        videos = invite.videos.all()  # prefetched, newest first
+        if not videos:
+            return "—"
+        video = videos[0]
+        return format_html(
+            '<a href="{}">▶ Watch</a> <span class="aurio-tag aurio-tag-{}">{}</span>',
+            video.get_absolute_url(),
+            video.tag,
+            video.tag,
+        )
+
+    @admin.display(description="link")
+    def copy_link(self, invite: Invite) -> str:
+        return copy_button(invite)
+
+    @admin.display(description="candidate link")
+    def candidate_link(self, invite: Invite) -> str:
+        return format_html('<code class="aurio-link">{}</code> {}', invite.link, copy_button(invite))
+
+    @admin.action(description="Revoke selected invites", permissions=["change"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[Invite]) -> None:
+        for invite in queryset:
+            invite_revoke(invite=invite)
+        self.message_user(request, f"Revoked {len(queryset)} invite(s).", messages.SUCCESS)
+
+    @admin.action(description="Extend deadline by 7 days", permissions=["change"])
+    def extend_7_days(self, request: HttpRequest, queryset: QuerySet[Invite]) -> None:
+        for invite in queryset:
+            invite_extend(invite=invite, days=7)
+        self.message_user(request, f"Extended {len(queryset)} invite(s) by 7 days.", messages.SUCCESS)

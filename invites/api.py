@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from django.http import HttpRequest
+from ninja import Router, Schema, Status
+from ninja.errors import HttpError
+from pydantic import EmailStr, Field
+
+from aurio.api import recruiter_auth, require_permission
+from invites.models import Invite, InviteStatus
+from invites.repository import invite_for_token, invites_with_videos
+from invites.services import invite_create, invite_mark_opened
+
+router = Router(tags=["invites"])
+
+
+class InviteIn(Schema):
+    email: EmailStr
+    name: str = Field("", max_length=200)
+    expiresAt: datetime | None = None
+
+
+class InviteOut(Schema):
+    id: uuid.UUID
+    email: str
+    name: str
+    token: str
+    link: str
+    status: InviteStatus
+    expiresAt: datetime
+    createdAt: datetime
+    openedAt: datetime | None
+    submittedAt: datetime | None
+    latestVideoId: uuid.UUID | None
+
+
+class TokenCheckOut(Schema):
+    ok: bool
+    inviteId: uuid.UUID
+    status: InviteStatus
+    canSubmit: bool
+    expiresAt: datetime
+
+
+def invite_out(invite: Invite) -> dict[str, object]:
+    videos = list(invite.videos.all())
+    return {
+        "id": invite.id,
+        "email": invite.email,
+        "name": invite.name,
+        "token": invite.token,
+        "link": invite.link,
+        "status": invite.status,
+        "expiresAt": invite.expires_at,
+        "createdAt": invite.created_at,
+        "openedAt": invite.opened_at,
+        "submittedAt": invite.submitted_at,
+        "latestVideoId": videos[0].id if videos else None,
+    }
+
+
+@router.post("/invites", auth=recruiter_auth, response={201: InviteOut})
+def create_invite(request: HttpRequest, payload: InviteIn) -> Status:
+    """Create an invite; the response carries the candidate's link."""
+    require_permission(request, "invites.add_invite")
+    if payload.expiresAt is not None and payload.expiresAt.tzinfo is None:
+        raise HttpError(422, "expiresAt: give a time zone, e.g. 2026-12-01T17:00:00Z.")
+    invite = invite_create(
+        email=payload.email, name=payload.name, expires_at=payload.expiresAt, created_by=request.user
+    )
+    return Status(201, invite_out(invites_with_videos().get(pk=invite.pk)))
+
+
+@router.get("/invites", auth=recruiter_auth, response=list[InviteOut])
+def list_invites(request: HttpRequest) -> list[dict[str, object]]:
+    """Every invite, newest first."""
+    require_permission(request, "invites.view_invite")
+    return [invite_out(invite) for invite in invites_with_videos()]
+
+
+@router.get("/invites/{token}", response={200: TokenCheckOut})
+def check_invite(request: HttpRequest, token: str) -> dict[str, object]:
+    """For the candidate's page: is this link usable? 404 unknown, 410 expired or revoked."""
+    invite = invite_for_token(token)
+    if invite is None:
+        raise HttpError(404, "This link is not valid.")
+    if invite.status == InviteStatus.REVOKED:
+        raise HttpError(410, "This link has been withdrawn.")
+    if invite.status == InviteStatus.EXPIRED:
+        raise HttpError(410, "This link has expired.")
+    invite_mark_opened(invite=invite)
+    return {
+        "ok": True,
+        "inviteId": invite.id,
+        "status": invite.status,
+        "canSubmit": invite.is_usable,
+        "expiresAt": invite.expires_at,
+    }

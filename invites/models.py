@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+
+def new_nonce() -> str:
+    return secrets.token_hex(16)
+
+
+def token_for_nonce(nonce: str) -> str:
+    """The candidate's secret: HMAC(INVITE_TOKEN_KEY, nonce), 192 bits, URL-safe.
+
+    Only the nonce and the token's SHA-256 are stored, so a database dump alone
+    cannot produce a working link, while staff (who run with the key) can
+    always show the link again.
+    """
+    digest = hmac.new(
+        settings.INVITE_TOKEN_KEY.encode(), f"aurio-invite:{nonce}".encode(), hashlib.sha256
+    ).digest()
+    return base64.urlsafe_b64encode(digest[:24]).decode().rstrip("=")
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def default_expiry() -> timezone.datetime:
+    return timezone.now() + timedelta(days=settings.AURIO_INVITE_DAYS)
+
+
+class InviteStatus(models.TextChoices):
+    OPEN = "open", "open"
+    OPENED = "opened", "opened"
+    SUBMITTED = "submitted", "submitted"
+    EXPIRED = "expired", "expired"
+    REVOKED = "revoked", "revoked"
+
+
+class Invite(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    email = models.EmailField(help_text="Where the candidate is reached.")
+    name = models.CharField(max_length=200, blank=True, help_text="The candidate's name, if known.")
+    nonce = models.CharField(max_length=32, default=new_nonce, editable=False)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    expires_at = models.DateTimeField(
+        default=default_expiry, help_text="The link stops working after this moment."
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    opened_at = models.DateTimeField(null=True, blank=True, editable=False)
+    submitted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["email"]), models.Index(fields=["created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>" if self.name else self.email
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self.token_hash:
+            self.token_hash = hash_token(self.token)
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def token(self) -> str:
+        return token_for_nonce(self.nonce)
+
+    @property
+    def link(self) -> str:
+        return settings.SITE_URL + reverse("invites:record", args=[self.token])
+
+    @property
+    def is_expired(self) -> bool:
+        return timezone.now() >= self.expires_at
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    @property
+    def is_usable(self) -> bool:
+        """Can the candidate still record and submit through this link?"""
+        return not (self.is_revoked or self.is_expired or self.submitted_at)
+
+    @property
+    def status(self) -> InviteStatus:
+        if self.revoked_at:
+            return InviteStatus.REVOKED
+        if self.submitted_at:
+            return InviteStatus.SUBMITTED
+        if self.is_expired:
+            return InviteStatus.EXPIRED
+        if self.opened_at:
+            return InviteStatus.OPENED
+        return InviteStatus.OPEN

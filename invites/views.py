@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from invites.models import Invite, InviteStatus
+from invites.repository import invite_for_token
+from invites.services import invite_mark_opened
+
+
+def _unavailable(request: HttpRequest, invite: Invite | None) -> HttpResponse:
+    """The friendly page for a link that cannot be used (unknown, expired, revoked)."""
+    reason = "unknown" if invite is None else invite.status
+    status = 404 if invite is None else 410
+    return render(request, "invites/unavailable.html", {"reason": reason, "invite": invite}, status=status)
+
+
+@require_GET
+def record(request: HttpRequest, token: str) -> HttpResponse:
+    invite = invite_for_token(token)
+    if invite is None or invite.status in (InviteStatus.EXPIRED, InviteStatus.REVOKED):
+        return _unavailable(request, invite)
+    if invite.status == InviteStatus.SUBMITTED:
+        return render(request, "invites/done.html", {"invite": invite})
+    invite_mark_opened(invite=invite)
+    context = {
+        "invite": invite,
+        "upload_url": reverse("api:upload_video", args=[token]),
+        "done_url": reverse("invites:done", args=[token]),
+        "max_seconds": settings.AURIO_MAX_DURATION_SECONDS,
+        "max_bytes": settings.AURIO_MAX_UPLOAD_BYTES,
+    }
+    return render(request, "invites/record.html", context)
+
+
+@require_GET
+def done(request: HttpRequest, token: str) -> HttpResponse:
+    invite = invite_for_token(token)
+    if invite is None or invite.status != InviteStatus.SUBMITTED:
+        return _unavailable(request, invite)
+    return render(request, "invites/done.html", {"invite": invite})

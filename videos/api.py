@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponseBase
+from django.urls import reverse
+from ninja import Router, Schema, Status
+from ninja.errors import HttpError
+
+from aurio.api import recruiter_auth, require_permission
+from invites.repository import invite_for_token
+from videos import services
+from videos.models import Status, Tag, Video
+from videos.repository import video_for_recruiter, videos_for_recruiter
+from videos.streaming import stream_video as stream_response
+
+router = Router(tags=["videos"])
+
+# Multipart bodies are read by the view itself, after the size check, so the
+# schema is spelled out here.
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    }
+}
+
+
+class UploadOut(Schema):
+    videoId: uuid.UUID
+
+
+class Error(Schema):
+    detail: str
+
+
+class VideoOut(Schema):
+    id: uuid.UUID
+    inviteId: uuid.UUID
+    email: str
+    originalName: str
+    tag: Tag
+    status: Status
+    failureReason: str
+    durationSeconds: float | None
+    width: int | None
+    height: int | None
+    contentType: str
+    size: int
+    createdAt: datetime
+    streamUrl: str
+    posterUrl: str | None
+    pageUrl: str
+
+
+class TagIn(Schema):
+    tag: Tag
+
+
+def video_out(video: Video) -> dict[str, object]:
+    return {
+        "id": video.id,
+        "inviteId": video.invite_id,
+        "email": video.invite.email,
+        "originalName": video.original_name,
+        "tag": video.tag,
+        "status": video.status,
+        "failureReason": video.failure_reason,
+        "durationSeconds": video.duration_seconds,
+        "width": video.width,
+        "height": video.height,
+        "contentType": video.content_type,
+        "size": video.size,
+        "createdAt": video.created_at,
+        "streamUrl": video.stream_url,
+        "posterUrl": None,
+        "pageUrl": video.get_absolute_url(),
+    }
+
+
+def _video_or_404(request: HttpRequest, video_id: str) -> Video:
+    video = video_for_recruiter(request.user, video_id)
+    if video is None:
+        raise HttpError(404, "No such video.")
+    return video
+
+
+@router.post(
+    "/upload/{token}",
+    response={201: UploadOut, 400: Error, 404: Error, 409: Error, 410: Error, 413: Error, 415: Error, 422: Error},
+    openapi_extra=UPLOAD_BODY,
+    url_name="upload_video",
+)
+def upload_video(request: HttpRequest, token: str) -> Status:
+    """The candidate's submission: multipart field `file`, authorised by the invite token."""
+    invite = invite_for_token(token)
+    if invite is None:
+        raise HttpError(404, "This link is not valid.")
+    try:
+        services.check_invite_accepts_upload(invite)
+        # Refuse an oversize body before reading a byte of it.
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        if declared > settings.AURIO_MAX_UPLOAD_BYTES + 64 * 1024:
+            services.check_upload_size(declared)
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise services.EmptyUpload("Send the video as the multipart form field 'file'.")
+        video = services.video_accept_upload(invite=invite, upload=upload)
+    except services.UploadRefused as exc:
+        raise HttpError(exc.status, exc.detail) from exc
+    return Status(201, {"videoId": video.id})
+
+
+@router.get("/videos", auth=recruiter_auth, response=list[VideoOut])
+def list_videos(request: HttpRequest, inviteId: str | None = None) -> list[dict[str, object]]:
+    """Videos, newest first; `inviteId` narrows to one invite."""
+    require_permission(request, "videos.view_video")
+    videos = videos_for_recruiter(request.user)
+    if inviteId is not None:
+        try:
+            videos = videos.filter(invite_id=uuid.UUID(inviteId))
+        except ValueError:
+            raise HttpError(404, "No such invite.") from None
+    return [video_out(video) for video in videos]
+
+
+@router.get("/videos/{video_id}", auth=recruiter_auth, response=VideoOut)
+def get_video(request: HttpRequest, video_id: str) -> dict[str, object]:
+    require_permission(request, "videos.view_video")
+    return video_out(_video_or_404(request, video_id))
+
+
+@router.api_operation(["GET", "HEAD"], "/videos/{video_id}/stream", auth=recruiter_auth, url_name="stream_video")
+def stream_video(request: HttpRequest, video_id: str) -> HttpResponseBase:
+    """The video's bytes, with HTTP Range (206/416), HEAD, ETag and If-Range."""
+    require_permission(request, "videos.view_video")
+    return stream_response(request, _video_or_404(request, video_id))
+
+
+@router.post("/videos/{video_id}/tag", auth=recruiter_auth, response=VideoOut)
+def tag_video(request: HttpRequest, video_id: str, payload: TagIn) -> dict[str, object]:
+    """Set the video's tag: pending, review, advance or pass."""
+    require_permission(request, "videos.change_video")
+    video = _video_or_404(request, video_id)
+    return video_out(services.video_set_tag(video=video, tag=payload.tag))

@@ -1,0 +1,144 @@
+"""What a file really is, and making recorder output seekable.
+
+FFmpeg comes through PyAV (its wheels bundle the libraries), so nothing here
+needs a system package.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import av.error
+
+
+class NotAVideo(Exception):
+    """The content is not a video container we accept (415)."""
+
+
+class UnreadableVideo(Exception):
+    """The container signature is right but the file can't be decoded (422)."""
+
+
+@dataclass(frozen=True)
+class Container:
+    content_type: str
+    extension: str
+    # Name of the FFmpeg muxer used to rewrite it with a seek index, if any.
+    muxer: str | None
+
+
+WEBM = Container("video/webm", "webm", "webm")
+MATROSKA = Container("video/x-matroska", "mkv", "matroska")
+MP4 = Container("video/mp4", "mp4", "mp4")
+QUICKTIME = Container("video/quicktime", "mov", "mov")
+THREE_GP = Container("video/3gpp", "3gp", None)
+OGG = Container("video/ogg", "ogv", None)
+AVI = Container("video/x-msvideo", "avi", None)
+
+_QUICKTIME_ATOMS = (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot")
+
+
+def sniff(head: bytes) -> Container:
+    """Identify the container from its first bytes (never the name or the browser's word)."""
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        # EBML header; the DocType element says webm or matroska.
+        return WEBM if b"webm" in head[:64] else MATROSKA
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand == b"qt  ":
+            return QUICKTIME
+        if brand.startswith(b"3g"):
+            return THREE_GP
+        return MP4
+    if head[4:8] in _QUICKTIME_ATOMS:
+        return QUICKTIME
+    if head[:4] == b"OggS":
+        return OGG
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return AVI
+    raise NotAVideo("This file is not a video we can accept (WebM, MP4, QuickTime, Ogg or AVI).")
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    duration_seconds: float | None
+    width: int | None
+    height: int | None
+    video_codec: str
+    audio_codec: str
+
+
+def _open(path: Path) -> av.container.InputContainer:
+    try:
+        return av.open(str(path))
+    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        raise UnreadableVideo("The video could not be read; it may be damaged or incomplete.") from exc
+
+
+def probe(path: Path) -> MediaInfo:
+    """Streams and duration. The duration comes from the packets themselves when
+    the header has none (browser recordings), so it is the real length."""
+    with _open(path) as container:
+        video = next((s for s in container.streams if s.type == "video"), None)
+        if video is None:
+            raise NotAVideo("This file has no video in it.")
+        audio = next((s for s in container.streams if s.type == "audio"), None)
+        duration = container.duration / av.time_base if container.duration else None
+        if not duration:
+            duration = _duration_from_packets(container)
+        return MediaInfo(
+            duration_seconds=duration,
+            width=video.codec_context.width or None,
+            height=video.codec_context.height or None,
+            video_codec=video.codec_context.name or "",
+            audio_codec=audio.codec_context.name if audio is not None else "",
+        )
+
+
+def _duration_from_packets(container: av.container.InputContainer) -> float | None:
+    end = 0.0
+    try:
+        for packet in container.demux():
+            if packet.pts is None or packet.time_base is None:
+                continue
+            finish = packet.pts + (packet.duration or 0)
+            end = max(end, float(finish * packet.time_base))
+    except av.error.FFmpegError as exc:
+        raise UnreadableVideo("The video could not be read; it may be damaged or incomplete.") from exc
+    return end or None
+
+
+def remux(source: Path, target: Path, container: Container) -> bool:
+    """Rewrite the same packets into a fresh container with a duration and seek
+    index (WebM cues, MP4 moov at the front). Lossless and fast: no decoding.
+
+    Returns False when the format needs no rewrite.
+    """
+    if container.muxer is None:
+        return False
+    options = {"movflags": "+faststart"} if container.muxer in ("mp4", "mov") else {}
+    try:
+        with _open(source) as src, av.open(str(target), "w", format=container.muxer, options=options) as dst:
+            mapping = {}
+            for stream in src.streams:
+                if stream.type in ("video", "audio"):
+                    mapping[stream.index] = dst.add_stream_from_template(stream)
+            for packet in src.demux(*[src.streams[i] for i in mapping]):
+                if packet.dts is None:  # the flush packet at the end of each stream
+                    continue
+                packet.stream = mapping[packet.stream.index]
+                dst.mux(packet)
+    except av.error.FFmpegError as exc:
+        raise UnreadableVideo("The video could not be read; it may be damaged or incomplete.") from exc
+    return True
+
+
+def sha256_of(path: Path, chunk_size: int = 1024 * 1024) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+from invites.models import Invite
+
+
+class Tag(models.TextChoices):
+    PENDING = "pending", "pending"
+    REVIEW = "review", "review"
+    ADVANCE = "advance", "advance"
+    PASS = "pass", "pass"
+
+
+class Status(models.TextChoices):
+    UPLOADED = "uploaded", "uploaded"
+    PROCESSING = "processing", "processing"
+    READY = "ready", "ready"
+    FAILED = "failed", "failed"
+
+
+def video_path(video: Video, filename: str) -> str:
+    return f"videos/{video.id}/{filename}"
+
+
+class Video(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    invite = models.ForeignKey(Invite, on_delete=models.PROTECT, related_name="videos")
+    file = models.FileField(upload_to=video_path, max_length=300, editable=False)
+    original_name = models.CharField(max_length=255, blank=True, editable=False)
+    content_type = models.CharField(max_length=100, editable=False)
+    size = models.BigIntegerField(editable=False, help_text="Bytes stored.")
+    sha256 = models.CharField(max_length=64, editable=False)
+    duration_seconds = models.FloatField(null=True, blank=True, editable=False)
+    width = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    height = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    video_codec = models.CharField(max_length=40, blank=True, editable=False)
+    audio_codec = models.CharField(max_length=40, blank=True, editable=False)
+    tag = models.CharField(max_length=10, choices=Tag.choices, default=Tag.PENDING, db_index=True)
+    status = models.CharField(
+        max_length=12, choices=Status.choices, default=Status.UPLOADED, editable=False, db_index=True
+    )
+    failure_reason = models.CharField(max_length=300, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.invite.email} — {self.created_at:%Y-%m-%d %H:%M}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("videos:detail", args=[self.id])
+
+    @property
+    def stream_url(self) -> str:
+        return reverse("api:stream_video", args=[self.id])
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.sha256[:40]}"'

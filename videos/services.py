@@ -1,0 +1,184 @@
+"""Writes to videos: accepting an upload and tagging, each in one place."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
+
+from invites.models import Invite, InviteStatus
+from invites.services import invite_claim_submission, invite_release_submission
+from videos import media
+from videos.models import Status, Tag, Video, video_path
+
+
+class UploadRefused(Exception):
+    """An upload that cannot be accepted; `status` is the HTTP status to answer with."""
+
+    status = 400
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class EmptyUpload(UploadRefused):
+    status = 400
+
+
+class InviteUnavailable(UploadRefused):
+    status = 410
+
+
+class AlreadySubmitted(UploadRefused):
+    status = 409
+
+
+class TooLarge(UploadRefused):
+    status = 413
+
+
+class NotAVideo(UploadRefused):
+    status = 415
+
+
+class BadVideo(UploadRefused):
+    status = 422
+
+
+class _LocalFile(File):  # type: ignore[type-arg]
+    """A file on local disk that FileSystemStorage may move instead of copy."""
+
+    def temporary_file_path(self) -> str:
+        return str(self.name)
+
+
+def check_invite_accepts_upload(invite: Invite) -> None:
+    status = invite.status
+    if status == InviteStatus.SUBMITTED:
+        raise AlreadySubmitted("An answer has already been submitted through this link.")
+    if status == InviteStatus.REVOKED:
+        raise InviteUnavailable("This link has been withdrawn.")
+    if status == InviteStatus.EXPIRED:
+        raise InviteUnavailable("This link has expired.")
+
+
+def check_upload_size(size: int | None) -> None:
+    if not size:
+        raise EmptyUpload("The file is empty.")
+    limit = settings.AURIO_MAX_UPLOAD_BYTES
+    if size > limit:
+        raise TooLarge(f"The file is {size / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB.")
+
+
+def _format_seconds(seconds: float) -> str:
+    whole = int(seconds + 0.5)
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+def _check_duration(info: media.MediaInfo) -> None:
+    limit = settings.AURIO_MAX_DURATION_SECONDS
+    if info.duration_seconds and info.duration_seconds > limit + settings.AURIO_DURATION_TOLERANCE_SECONDS:
+        raise BadVideo(
+            f"The video is {_format_seconds(info.duration_seconds)} long; "
+            f"the limit is {_format_seconds(limit)}."
+        )
+
+
+def _local_copy(upload: UploadedFile, workdir: Path) -> Path:
+    if hasattr(upload, "temporary_file_path"):
+        return Path(upload.temporary_file_path())
+    path = workdir / "upload"
+    with path.open("wb") as out:
+        for chunk in upload.chunks():
+            out.write(chunk)
+    return path
+
+
+def video_accept_upload(*, invite: Invite, upload: UploadedFile) -> Video:
+    """Check, make seekable, store, then record a candidate's upload.
+
+    The file is written first; the row exists only once the file is safely
+    stored, and a failure after that removes the file again. No transaction is
+    needed, so this holds on every database backend.
+    """
+    check_invite_accepts_upload(invite)
+    check_upload_size(upload.size)
+    with tempfile.TemporaryDirectory(dir=settings.FILE_UPLOAD_TEMP_DIR) as tmp:
+        workdir = Path(tmp)
+        source = _local_copy(upload, workdir)
+        with source.open("rb") as f:
+            head = f.read(64)
+        try:
+            container = media.sniff(head)
+            info = media.probe(source)
+        except media.NotAVideo as exc:
+            raise NotAVideo(str(exc)) from exc
+        except media.UnreadableVideo as exc:
+            raise BadVideo(str(exc)) from exc
+        _check_duration(info)
+
+        stored = source
+        seekable = workdir / f"seekable.{container.extension}"
+        try:
+            if media.remux(source, seekable, container):
+                stored = seekable
+        except media.UnreadableVideo as exc:
+            raise BadVideo(str(exc)) from exc
+
+        video = Video(
+            id=uuid.uuid4(),
+            invite=invite,
+            original_name=(upload.name or "")[:255],
+            content_type=container.content_type,
+            size=stored.stat().st_size,
+            sha256=media.sha256_of(stored),
+            duration_seconds=info.duration_seconds,
+            width=info.width,
+            height=info.height,
+            video_codec=info.video_codec,
+            audio_codec=info.audio_codec,
+            status=Status.READY,
+        )
+        with stored.open("rb") as f:
+            name = default_storage.save(video_path(video, f"original.{container.extension}"), _LocalFile(f, name=str(stored)))
+    video.file.name = name
+    return _record(video, invite)
+
+
+def _record(video: Video, invite: Invite) -> Video:
+    if not invite_claim_submission(invite=invite):
+        default_storage.delete(video.file.name)
+        invite.refresh_from_db()
+        check_invite_accepts_upload(invite)
+        raise AlreadySubmitted("An answer has already been submitted through this link.")
+    try:
+        video.save(force_insert=True)
+    except BaseException:
+        default_storage.delete(video.file.name)
+        invite_release_submission(invite=invite)
+        raise
+    return video
+
+
+def video_set_tag(*, video: Video, tag: str) -> Video:
+    if tag not in Tag.values:
+        raise ValueError(f"Unknown tag {tag!r}; use one of {', '.join(Tag.values)}.")
+    video.tag = tag
+    video.save(update_fields=["tag"])
+    return video
+
+
+def video_delete(*, video: Video) -> None:
+    """Remove the row first, then the file: a crash in between leaves an orphan
+    file (found by reconcile), never a row pointing at nothing."""
+    name = video.file.name
+    storage = video.file.storage
+    video.delete()
+    if name:
+        storage.delete(name)

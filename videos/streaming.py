@@ -1,0 +1,145 @@
+"""HTTP Range responses for stored videos (RFC 9110 §14), on any WSGI server.
+
+Under gunicorn a 206 for a local file goes out through sendfile: gunicorn's
+file wrapper starts at the file's current offset and sends Content-Length
+bytes. Other servers' wrappers (wsgiref in runserver) send to end of file, so
+there the body is a generator that reads exactly the range.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import IO
+
+from django.core.files.storage import Storage
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.utils.cache import get_conditional_response
+from django.utils.http import http_date, parse_http_date_safe
+
+from videos.models import Video
+
+CHUNK = 256 * 1024
+_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+
+
+class Unsatisfiable(Exception):
+    pass
+
+
+def parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """The inclusive (first, last) byte range asked for, or None for "the whole file".
+
+    A header that is malformed, or asks for several ranges, is ignored as the
+    RFC allows; a well-formed range that lies wholly past the end raises
+    Unsatisfiable.
+    """
+    match = _RANGE.match(header or "")
+    if not match:
+        return None
+    first, last = match.groups()
+    if not first and not last:
+        return None
+    if not first:  # suffix: the last N bytes
+        length = int(last)
+        if length == 0:
+            raise Unsatisfiable
+        return max(size - length, 0), size - 1
+    start = int(first)
+    end = int(last) if last else size - 1
+    if end < start:
+        return None
+    if start >= size:
+        raise Unsatisfiable
+    return start, min(end, size - 1)
+
+
+def _if_range_allows(request: HttpRequest, etag: str, last_modified: int) -> bool:
+    """If-Range: serve the range only if the validator still matches (strong comparison)."""
+    value = request.headers.get("If-Range")
+    if not value:
+        return True
+    if value.startswith('"') or value.startswith("W/"):
+        return value == etag
+    return parse_http_date_safe(value) == last_modified
+
+
+def _server_sends_length(request: HttpRequest) -> bool:
+    """Does this server's wsgi.file_wrapper stop at Content-Length (gunicorn's does)?"""
+    wrapper = request.META.get("wsgi.file_wrapper")
+    return getattr(wrapper, "__module__", "").startswith("gunicorn.")
+
+
+def _read_range(f: IO[bytes], length: int) -> Iterator[bytes]:
+    try:
+        while length > 0:
+            chunk = f.read(min(CHUNK, length))
+            if not chunk:
+                break
+            length -= len(chunk)
+            yield chunk
+    finally:
+        f.close()
+
+
+def _local_path(storage: Storage, name: str) -> str | None:
+    try:
+        return storage.path(name)
+    except NotImplementedError:
+        return None
+
+
+def stream_video(request: HttpRequest, video: Video) -> HttpResponseBase:
+    """Answer GET or HEAD for a video's bytes, with Range and conditional requests."""
+    size = video.size
+    etag = video.etag
+    last_modified = int(video.created_at.timestamp())
+    headers = {
+        "Accept-Ranges": "bytes",
+        "ETag": etag,
+        "Last-Modified": http_date(last_modified),
+        "Cache-Control": "private, max-age=3600",
+        "Content-Disposition": f'inline; filename="video-{video.id}.{video.file.name.rsplit(".", 1)[-1]}"',
+        "X-Content-Type-Options": "nosniff",
+    }
+    not_modified = get_conditional_response(request, etag=etag, last_modified=last_modified)
+    if not_modified is not None:
+        for key in ("ETag", "Last-Modified", "Cache-Control"):
+            not_modified[key] = headers[key]
+        return not_modified
+
+    byte_range = None
+    if request.method == "GET" or request.method == "HEAD":
+        try:
+            if _if_range_allows(request, etag, last_modified):
+                byte_range = parse_range(request.headers.get("Range", ""), size)
+        except Unsatisfiable:
+            response = HttpResponse(status=416, headers=headers)
+            response["Content-Range"] = f"bytes */{size}"
+            return response
+
+    start, end = byte_range if byte_range else (0, size - 1)
+    length = end - start + 1
+    status = 206 if byte_range else 200
+    if byte_range:
+        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+
+    if request.method == "HEAD":
+        response = HttpResponse(status=status, headers=headers, content_type=video.content_type)
+        response["Content-Length"] = str(length)
+        return response
+
+    storage = video.file.storage
+    path = _local_path(storage, video.file.name)
+    f: IO[bytes] = open(path, "rb") if path else storage.open(video.file.name, "rb")  # noqa: SIM115
+    f.seek(start)
+    response: HttpResponseBase
+    if path and (status == 200 or _server_sends_length(request)):
+        response = FileResponse(f, status=status, content_type=video.content_type)
+    else:
+        response = StreamingHttpResponse(_read_range(f, length), status=status, content_type=video.content_type)
+    # Set last: FileResponse fills in its own disposition and the file's remaining length.
+    for key, value in headers.items():
+        response[key] = value
+    response["Content-Length"] = str(length)
+    return response
