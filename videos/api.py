@@ -12,7 +12,8 @@ from ninja.errors import HttpError
 from aurio.api import recruiter_auth, require_permission
 from invites.repository import invite_for_token
 from videos import services
-from videos.models import Status, Tag, Video
+from videos.models import Status as VideoStatus
+from videos.models import Tag, Video
 from videos.repository import video_for_recruiter, videos_for_recruiter
 from videos.streaming import stream_video as stream_response
 
@@ -50,7 +51,7 @@ class VideoOut(Schema):
     email: str
     originalName: str
     tag: Tag
-    status: Status
+    status: VideoStatus
     failureReason: str
     durationSeconds: float | None
     width: int | None
