@@ -92,6 +92,9 @@ class InviteAdmin(admin.ModelAdmin):
             return ((None, {"fields": ("email", "name", "expires_at")}),)
         return super().get_fieldsets(request, obj)
 
+    def get_inlines(self, request: HttpRequest, obj: Invite | None) -> Any:
+        return self.inlines if obj is not None else ()
+
     def save_model(self, request: HttpRequest, obj: Invite, form: Any, change: bool) -> None:
         if change:
             super().save_model(request, obj, form, change)

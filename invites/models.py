@@ -82,11 +82,16 @@ class Invite(models.Model):
 
     @property
     def token(self) -> str:
-        return token_for_nonce(self.nonce)
+        """The secret in the candidate's link; "" if INVITE_TOKEN_KEY changed since it was made."""
+        token = token_for_nonce(self.nonce)
+        if self.token_hash and hash_token(token) != self.token_hash:
+            return ""
+        return token
 
     @property
     def link(self) -> str:
-        return settings.SITE_URL + reverse("invites:record", args=[self.token])
+        token = self.token
+        return settings.SITE_URL + reverse("invites:record", args=[token]) if token else ""
 
     @property
     def is_expired(self) -> bool:

@@ -138,6 +138,12 @@
     show(el.playback, which === "playback");
   }
 
+  // Without a camera the empty stage and the timer only get in the way.
+  function showCamera(visible) {
+    show(el.stage, visible);
+    show(el.timer, visible);
+  }
+
   function showButtons(names) {
     ["retry", "start", "stop", "rerecord", "submit"].forEach(function (name) {
       show(el[name], names.indexOf(name) !== -1);
@@ -163,12 +169,14 @@
           track.addEventListener("ended", onTrackEnded);
         });
         el.preview.srcObject = stream;
+        showCamera(true);
         showStage("preview");
         el.start.disabled = false;
         setStatus("Your camera is on. Press \u201cStart recording\u201d when you are ready.");
       },
       function (error) {
         stopCamera();
+        showCamera(false);
         showButtons(["retry"]);
         setStatus("");
         showError(cameraHelp(error));
@@ -199,7 +207,10 @@
     stop();
     stopCamera();
     showError(MESSAGES.lost);
-    if (!wasRecording && !take) showButtons(["retry"]);
+    if (!wasRecording && !take) {
+      showCamera(false);
+      showButtons(["retry"]);
+    }
   }
 
   // --- recording ----------------------------------------------------------
@@ -441,6 +452,7 @@
       el[id] = $(id);
     });
     el.badge = $("rec-badge");
+    el.stage = root.querySelector(".stage");
     config = {
       uploadUrl: root.dataset.uploadUrl,
       doneUrl: root.dataset.doneUrl,

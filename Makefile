@@ -1,0 +1,46 @@
+# aurio: `make run` to use it, `make test` to test it.
+VENV := .venv
+PY := $(VENV)/bin/python
+DATA := data
+
+.PHONY: run serve venv dev-venv test lint typecheck bench clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || "$$(scripts/find-python)" -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+dev-venv: $(VENV)/.dev-installed
+
+$(DATA)/secret-key:
+	mkdir -p $(DATA) && umask 077 && $(PY) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
+
+# Install, migrate, make the first recruiter if there is none, serve on :8000.
+run: venv $(DATA)/secret-key
+	SECRET_KEY_FILE=$(DATA)/secret-key $(PY) manage.py migrate --noinput -v0
+	SECRET_KEY_FILE=$(DATA)/secret-key $(PY) manage.py collectstatic --noinput -v0
+	SECRET_KEY_FILE=$(DATA)/secret-key $(PY) manage.py ensure_recruiter
+	SECRET_KEY_FILE=$(DATA)/secret-key $(VENV)/bin/gunicorn -c gunicorn.conf.py aurio.wsgi
+
+test: dev-venv
+	scripts/install-test-deps
+	$(PY) -m pytest
+
+lint: dev-venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: dev-venv
+	SECRET_KEY=typecheck $(VENV)/bin/mypy .
+
+bench: dev-venv
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) staticfiles

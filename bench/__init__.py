@@ -1,0 +1,1 @@
+"""aurio's benchmarks (not tests): run `python bench/run.py` from the repo root."""

@@ -1,0 +1,78 @@
+"""Real H.264/AAC MP4 files of about a given size, made with the tests' factory.
+
+x264 (ultrafast) on FFmpeg's test pattern tops out near 1 MB per second of
+720p30 and 3 MB per second of 1080p60 whatever bitrate is asked, so a size is
+reached by choosing the picture and the length. Files are cached in
+bench/results/cache/ (git-ignored) by their recipe.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from videos.tests.factories import make_video
+
+CACHE = Path(__file__).resolve().parent / "results" / "cache"
+MB = 1_000_000
+
+
+@dataclass(frozen=True)
+class Recipe:
+    seconds: float
+    width: int
+    height: int
+    rate: int
+    bitrate: int
+
+    @property
+    def filename(self) -> str:
+        return f"clip-{self.width}x{self.height}p{self.rate}-{self.bitrate // 1000}k-{self.seconds:g}s.mp4"
+
+
+# (width, height, rate, requested bitrate, measured bytes per second it gives)
+_PROFILES = [
+    (1280, 720, 30, 4_000_000, 0.5 * MB),
+    (1920, 1080, 60, 60_000_000, 2.9 * MB),
+]
+
+
+def recipe_for(target_bytes: int, max_seconds: float) -> Recipe:
+    """The cheapest recipe expected to give about `target_bytes` within `max_seconds`."""
+    for width, height, rate, bitrate, per_second in _PROFILES:
+        seconds = math.ceil(target_bytes / per_second)
+        if seconds <= max_seconds:
+            return Recipe(max(seconds, 2), width, height, rate, bitrate)
+    width, height, rate, bitrate, _ = _PROFILES[-1]
+    return Recipe(max_seconds, width, height, rate, bitrate)
+
+
+def clip(recipe: Recipe, *, cache: bool = True, workdir: Path | None = None) -> tuple[Path, dict[str, object]]:
+    """Make (or reuse) the clip; returns its path and a description."""
+    folder = CACHE if cache else (workdir or CACHE)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / recipe.filename
+    made = False
+    started = time.monotonic()
+    if not (cache and path.exists() and path.stat().st_size > 0):
+        partial = path.with_suffix(".partial.mp4")
+        make_video(
+            partial,
+            seconds=recipe.seconds,
+            fmt="mp4",
+            size=(recipe.width, recipe.height),
+            rate=recipe.rate,
+            bitrate=recipe.bitrate,
+        )
+        partial.replace(path)
+        made = True
+    info: dict[str, object] = {
+        **asdict(recipe),
+        "path": str(path),
+        "bytes": path.stat().st_size,
+        "generated": made,
+        "generate_seconds": round(time.monotonic() - started, 1) if made else 0.0,
+    }
+    return path, info

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from invites.models import Invite
+from invites.services import invite_revoke
+
+pytestmark = pytest.mark.django_db
+
+
+def test_candidate_page_shows_the_invite_and_where_to_upload(client: Client, invite: Invite) -> None:
+    response = client.get(reverse("invites:record", args=[invite.token]))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert reverse("api:upload_video", args=[invite.token]) in body
+    assert reverse("invites:done", args=[invite.token]) in body
+    assert "Cand" in body
+
+
+def test_opening_the_page_marks_the_invite_opened(client: Client, invite: Invite) -> None:
+    client.get(reverse("invites:record", args=[invite.token]))
+    invite.refresh_from_db()
+    assert invite.opened_at is not None
+
+
+def test_candidate_page_has_no_inline_script(client: Client, invite: Invite) -> None:
+    response = client.get(reverse("invites:record", args=[invite.token]))
+    body = response.content.decode()
+    assert "<script>" not in body
+    assert "script-src 'self'" in response["Content-Security-Policy"]
+
+
+def test_unknown_link_gets_a_friendly_404(client: Client, db: None) -> None:
+    response = client.get(reverse("invites:record", args=["not-a-real-token-at-all"]))
+    assert response.status_code == 404
+    assert "couldn't find this link" in response.content.decode()
+
+
+def test_expired_link_says_so(client: Client, invite: Invite) -> None:
+    invite.expires_at = timezone.now() - timedelta(minutes=1)
+    invite.save()
+    response = client.get(reverse("invites:record", args=[invite.token]))
+    assert response.status_code == 410
+    assert "expired" in response.content.decode()
+    invite.refresh_from_db()
+    assert invite.opened_at is None
+
+
+def test_revoked_link_says_so(client: Client, invite: Invite) -> None:
+    invite_revoke(invite=invite)
+    response = client.get(reverse("invites:record", args=[invite.token]))
+    assert response.status_code == 410
+    assert "no longer active" in response.content.decode()
+
+
+def test_submitted_link_shows_the_confirmation(client: Client, invite: Invite) -> None:
+    Invite.objects.filter(pk=invite.pk).update(submitted_at=timezone.now())
+    response = client.get(reverse("invites:record", args=[invite.token]))
+    assert response.status_code == 200
+    assert "Thank you" in response.content.decode()
+
+
+def test_done_page_before_submitting_points_back_to_the_recorder(client: Client, invite: Invite) -> None:
+    response = client.get(reverse("invites:done", args=[invite.token]))
+    assert response.status_code == 410
+    assert reverse("invites:record", args=[invite.token]) in response.content.decode()
+
+
+def test_done_page_for_unknown_link_is_404(client: Client, db: None) -> None:
+    assert client.get(reverse("invites:done", args=["nope-nope-nope-nope"])).status_code == 404
+
+
+def test_record_page_refuses_post(client: Client, invite: Invite) -> None:
+    assert client.post(reverse("invites:record", args=[invite.token])).status_code == 405

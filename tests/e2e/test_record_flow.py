@@ -1,0 +1,194 @@
+"""The whole flow through a real browser.
+
+A candidate records a few seconds on /r/<token> with Chromium's fake camera and
+submits; a recruiter logs into the admin, plays the video, seeks in it and tags
+it. Plus the candidate's two unhappy first impressions: a refused camera and an
+unknown link.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import override_settings
+from django.urls import reverse
+from playwright.sync_api import Page, expect
+from pytest_django.live_server_helper import LiveServer
+
+from invites.models import Invite
+from invites.services import invite_create
+from videos.models import Video
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+RECORD_MS = 4_000
+# Generous: the server may remux the upload before it answers.
+UPLOAD_TIMEOUT_MS = 60_000
+
+# Resolves with the player's duration once its metadata is in.
+PLAYER_METADATA_JS = """
+async () => {
+  const player = document.getElementById("player");
+  if (player.readyState < HTMLMediaElement.HAVE_METADATA) {
+    await new Promise((resolve, reject) => {
+      player.addEventListener("loadedmetadata", resolve, { once: true });
+      const failed = () => reject(new Error("media error " + player.error.code));
+      player.addEventListener("error", failed, { once: true });
+      setTimeout(() => reject(new Error("no loadedmetadata within 20 s")), 20000);
+      if (player.preload === "none") { player.preload = "metadata"; player.load(); }
+    });
+  }
+  return player.duration;
+}
+"""
+
+# Seeks the player to `seconds` and resolves with where it landed.
+PLAYER_SEEK_JS = """
+async (seconds) => {
+  const player = document.getElementById("player");
+  await new Promise((resolve, reject) => {
+    player.addEventListener("seeked", resolve, { once: true });
+    const failed = () => reject(new Error("media error " + player.error.code));
+    player.addEventListener("error", failed, { once: true });
+    setTimeout(() => reject(new Error("no seeked within 20 s")), 20000);
+    player.currentTime = seconds;
+  });
+  return player.currentTime;
+}
+"""
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Poll `condition` (e.g. a database read) until true or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def record_url(live_server: LiveServer, token: str) -> str:
+    return live_server.url + reverse("invites:record", args=[token])
+
+
+def record_and_submit(page: Page, invite: Invite, screenshot: Callable[[Page, str], None]) -> None:
+    expect(page.locator("#nojs")).to_be_hidden()
+    expect(page.locator("#start")).to_be_enabled()
+    # The live preview shows the (fake) camera, without echoing the microphone.
+    page.wait_for_function("() => document.getElementById('preview').readyState >= 2")
+    assert page.eval_on_selector("#preview", "v => v.muted")
+    screenshot(page, "record")
+
+    page.click("#start")
+    expect(page.locator("#stop")).to_be_visible()
+    page.wait_for_timeout(RECORD_MS)
+    expect(page.locator("#elapsed")).not_to_have_text("0:00")
+    page.click("#stop")
+
+    expect(page.locator("#playback")).to_be_visible()
+    expect(page.locator("#preview")).to_be_hidden()
+    expect(page.locator("#rerecord")).to_be_visible()
+    # The take can be watched and seeked before it is sent.
+    page.wait_for_function("() => Number.isFinite(document.getElementById('playback').duration)")
+    screenshot(page, "review")
+
+    page.click("#submit")
+    expect(page.locator("h1")).to_contain_text("Thank you", timeout=UPLOAD_TIMEOUT_MS)
+    assert page.url.endswith(reverse("invites:done", args=[invite.token]))
+    screenshot(page, "done")
+
+
+def log_in_to_admin(page: Page, live_server: LiveServer, username: str, password: str) -> None:
+    page.goto(live_server.url + reverse("admin:login"))
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#user-tools")).to_be_visible()
+
+
+def test_candidate_records_and_recruiter_plays_seeks_and_tags(
+    live_server: LiveServer, browser_page: Page, screenshot: Callable[[Page, str], None]
+) -> None:
+    page = browser_page
+    invite = invite_create(email="cand@example.com", name="Cand")
+    page.goto(record_url(live_server, invite.token))
+    record_and_submit(page, invite, screenshot)
+
+    # Both sides of the write: the row and the stored file.
+    video = Video.objects.get(invite=invite)
+    assert video.size > 0
+    assert video.file.name
+    assert video.file.storage.exists(video.file.name)
+    assert video.file.storage.size(video.file.name) == video.size
+    # Processing may finish just after the response; give it a moment.
+    wait_until(lambda: Video.objects.get(pk=video.pk).duration_seconds is not None)
+    video.refresh_from_db()
+    assert video.duration_seconds is not None
+    assert 3 <= video.duration_seconds <= 6, video.duration_seconds
+
+    User.objects.create_superuser("rec", "rec@example.com", "pw")
+    log_in_to_admin(page, live_server, "rec", "pw")
+    page.goto(live_server.url + reverse("videos:detail", args=[video.id]))
+    player = page.locator("video#player")
+    expect(player).to_be_attached()
+    assert video.stream_url in player.evaluate("p => p.currentSrc || p.getAttribute('src')")
+
+    duration = page.evaluate(PLAYER_METADATA_JS)
+    assert duration is not None and duration != float("inf") and duration > 2, duration
+    position = page.evaluate(PLAYER_SEEK_JS, 2)
+    assert abs(position - 2) < 0.5, position
+    screenshot(page, "video")
+
+    page.locator('form button[name="tag"][value="advance"]').click()
+    page.wait_for_load_state()
+    assert wait_until(lambda: Video.objects.get(pk=video.pk).tag == "advance")
+    video.refresh_from_db()
+    assert video.tag == "advance"
+
+
+def test_recording_stops_by_itself_at_the_limit_and_can_be_redone(
+    live_server: LiveServer, browser_page: Page
+) -> None:
+    page = browser_page
+    invite = invite_create(email="cand@example.com", name="Cand")
+    with override_settings(AURIO_MAX_DURATION_SECONDS=2):
+        page.goto(record_url(live_server, invite.token))
+    expect(page.locator("#remaining")).to_have_text("0:02")
+
+    page.click("#start")
+    expect(page.locator("#playback")).to_be_visible(timeout=10_000)
+    expect(page.locator("#status")).to_contain_text("Time is up")
+    expect(page.locator("#elapsed")).to_have_text("0:02")
+
+    page.click("#rerecord")
+    expect(page.locator("#preview")).to_be_visible()
+    expect(page.locator("#playback")).to_be_hidden()
+    expect(page.locator("#submit")).to_be_hidden()
+    expect(page.locator("#start")).to_be_enabled()
+    assert not Video.objects.filter(invite=invite).exists()
+
+
+def test_refused_camera_explains_how_to_allow_it(
+    live_server: LiveServer, denied_page: Page, screenshot: Callable[[Page, str], None]
+) -> None:
+    invite = invite_create(email="cand@example.com", name="Cand")
+    denied_page.goto(record_url(live_server, invite.token))
+
+    error = denied_page.locator("#error")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("allow the camera and microphone")
+    expect(denied_page.locator("#retry")).to_be_visible()
+    expect(denied_page.locator("#start")).to_be_hidden()
+    screenshot(denied_page, "denied")
+
+
+def test_unknown_link_gets_a_friendly_404(live_server: LiveServer, browser_page: Page) -> None:
+    response = browser_page.goto(record_url(live_server, "no-such-token"))
+
+    assert response is not None
+    assert response.status == 404
+    expect(browser_page.locator("h1")).to_have_text("We couldn't find this link")
