@@ -1,7 +1,7 @@
 # aurio: `make run` to use it, `make test` to test it.
 VENV := .venv
 PY := $(VENV)/bin/python
-DATA := data
+DATA := $(or $(AURIO_DATA_DIR),data)
 
 .PHONY: run serve venv dev-venv test lint typecheck bench clean
 
@@ -18,17 +18,18 @@ $(VENV)/.dev-installed: $(VENV)/.installed requirements-dev.txt
 venv: $(VENV)/.installed
 dev-venv: $(VENV)/.dev-installed
 
-$(DATA)/secret-key:
+$(DATA)/secret-key: | venv
 	mkdir -p $(DATA) && umask 077 && $(PY) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
 
 # Install, migrate, make the first recruiter if there is none, serve on :8000.
+# (manage.py finds the generated key in data/secret-key by itself.)
 run: venv $(DATA)/secret-key
-	SECRET_KEY_FILE=$(DATA)/secret-key $(PY) manage.py migrate --noinput -v0
-	SECRET_KEY_FILE=$(DATA)/secret-key $(PY) manage.py collectstatic --noinput -v0
-	SECRET_KEY_FILE=$(DATA)/secret-key $(PY) manage.py ensure_recruiter
-	SECRET_KEY_FILE=$(DATA)/secret-key $(VENV)/bin/gunicorn -c gunicorn.conf.py aurio.wsgi
+	$(PY) manage.py migrate --noinput -v0
+	$(PY) manage.py collectstatic --noinput -v0
+	$(PY) manage.py ensure_recruiter
+	$(VENV)/bin/gunicorn -c gunicorn.conf.py aurio.wsgi
 
-test: dev-venv
+test: dev-venv lint typecheck
 	scripts/install-test-deps
 	$(PY) -m pytest
 

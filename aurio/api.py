@@ -68,7 +68,9 @@ def require_permission(request: HttpRequest, permission: str) -> None:
 
 
 def _describe(error: dict[str, Any]) -> str:
-    where = ".".join(str(part) for part in error.get("loc", ()) if part not in ("body", "payload", "query", "path"))
+    where = ".".join(
+        str(part) for part in error.get("loc", ()) if part not in ("body", "payload", "query", "path")
+    )
     return f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg", "invalid"))
 
 

@@ -35,5 +35,8 @@ def _storage_ok() -> bool:
 def healthz(request: HttpRequest) -> JsonResponse:
     checks = {"database": _database_ok(), "storage": _storage_ok()}
     healthy = all(checks.values())
-    body = {"status": "ok" if healthy else "unavailable", **{k: "ok" if v else "error" for k, v in checks.items()}}
+    body = {
+        "status": "ok" if healthy else "unavailable",
+        **{k: "ok" if v else "error" for k, v in checks.items()},
+    }
     return JsonResponse(body, status=200 if healthy else 503)

@@ -46,10 +46,14 @@ DATA_DIR = Path(os.environ.get("AURIO_DATA_DIR", BASE_DIR / "data"))
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 SECRET_KEY = envsecret("SECRET_KEY")
+if not SECRET_KEY and (DATA_DIR / "secret-key").exists():
+    # Written by `make run` on first start, so manage.py works on that machine as is.
+    SECRET_KEY = (DATA_DIR / "secret-key").read_text().strip()
 if not SECRET_KEY:
     if not DEBUG and not envbool("AURIO_DEV_DEFAULTS", "false"):
         raise ImproperlyConfigured(
             "SECRET_KEY is not set. Set it (or SECRET_KEY_FILE) in the environment, "
+            "or run `make run` once to generate data/secret-key, "
             "or set DEBUG=true / AURIO_DEV_DEFAULTS=true on a development machine."
         )
     SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production-0123456789abcdef"

@@ -5,7 +5,6 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
@@ -73,7 +72,15 @@ class InviteAdmin(admin.ModelAdmin):
     search_fields = ("email", "name")
     date_hierarchy = "created_at"
     actions = ("revoke", "extend_7_days")
-    readonly_fields = ("candidate_link", "status_badge", "created_by", "created_at", "opened_at", "submitted_at", "revoked_at")
+    readonly_fields = (
+        "candidate_link",
+        "status_badge",
+        "created_by",
+        "created_at",
+        "opened_at",
+        "submitted_at",
+        "revoked_at",
+    )
     fieldsets = (
         (None, {"fields": ("email", "name", "expires_at")}),
         ("Link and progress", {"fields": readonly_fields}),
@@ -99,13 +106,17 @@ class InviteAdmin(admin.ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        created = invite_create(email=obj.email, name=obj.name, expires_at=obj.expires_at, created_by=request.user)
+        created = invite_create(
+            email=obj.email, name=obj.name, expires_at=obj.expires_at, created_by=request.user
+        )
         obj.pk = created.pk
         obj.refresh_from_db()
 
     @admin.display(description="status")
     def status_badge(self, invite: Invite) -> str:
-        return format_html('<span class="aurio-status aurio-status-{}">{}</span>', invite.status, invite.status)
+        return format_html(
+            '<span class="aurio-status aurio-status-{}">{}</span>', invite.status, invite.status
+        )
 
     @admin.display(description="latest video")
     def latest_video(self, invite: Invite) -> str:

@@ -5,7 +5,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -34,7 +34,7 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def default_expiry() -> timezone.datetime:
+def default_expiry() -> datetime:
     return timezone.now() + timedelta(days=settings.AURIO_INVITE_DAYS)
 
 

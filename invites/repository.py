@@ -18,6 +18,4 @@ def invites_with_videos() -> QuerySet[Invite]:
     """Invites with their videos, newest first, in a constant number of queries."""
     from videos.models import Video
 
-    return Invite.objects.prefetch_related(
-        Prefetch("videos", queryset=Video.objects.order_by("-created_at"))
-    )
+    return Invite.objects.prefetch_related(Prefetch("videos", queryset=Video.objects.order_by("-created_at")))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.utils import timezone
 
 from invites.models import Invite, default_expiry
@@ -15,7 +15,7 @@ def invite_create(
     email: str,
     name: str = "",
     expires_at: datetime | None = None,
-    created_by: AbstractBaseUser | AnonymousUser | None = None,
+    created_by: User | AnonymousUser | None = None,
 ) -> Invite:
     user = created_by if created_by is not None and created_by.is_authenticated else None
     return Invite.objects.create(

@@ -39,8 +39,21 @@ class VideoAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ("invite",)
     actions = [_tag_action(tag) for tag in Tag.values]
-    fields = ("player", "tag", "candidate", "status", "failure_reason", "duration", "resolution", "codecs",
-              "content_type", "size_mb", "original_name", "sha256", "created_at")
+    fields = (
+        "player",
+        "tag",
+        "candidate",
+        "status",
+        "failure_reason",
+        "duration",
+        "resolution",
+        "codecs",
+        "content_type",
+        "size_mb",
+        "original_name",
+        "sha256",
+        "created_at",
+    )
     readonly_fields = tuple(f for f in fields if f != "tag")
 
     class Media:

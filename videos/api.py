@@ -5,7 +5,6 @@ from datetime import datetime
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
-from django.urls import reverse
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
@@ -98,7 +97,17 @@ def _video_or_404(request: HttpRequest, video_id: str) -> Video:
 
 @router.post(
     "/upload/{token}",
-    response={201: UploadOut, 400: Error, 404: Error, 409: Error, 410: Error, 413: Error, 415: Error, 422: Error},
+    response={
+        201: UploadOut,
+        400: Error,
+        404: Error,
+        409: Error,
+        410: Error,
+        413: Error,
+        415: Error,
+        422: Error,
+        503: Error,
+    },
     openapi_extra=UPLOAD_BODY,
     url_name="upload_video",
 )
@@ -141,7 +150,9 @@ def get_video(request: HttpRequest, video_id: str) -> dict[str, object]:
     return video_out(_video_or_404(request, video_id))
 
 
-@router.api_operation(["GET", "HEAD"], "/videos/{video_id}/stream", auth=recruiter_auth, url_name="stream_video")
+@router.api_operation(
+    ["GET", "HEAD"], "/videos/{video_id}/stream", auth=recruiter_auth, url_name="stream_video"
+)
 def stream_video(request: HttpRequest, video_id: str) -> HttpResponseBase:
     """The video's bytes, with HTTP Range (206/416), HEAD, ETag and If-Range."""
     require_permission(request, "videos.view_video")

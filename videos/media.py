@@ -82,10 +82,10 @@ def probe(path: Path) -> MediaInfo:
     """Streams and duration. The duration comes from the packets themselves when
     the header has none (browser recordings), so it is the real length."""
     with _open(path) as container:
-        video = next((s for s in container.streams if s.type == "video"), None)
+        video = next(iter(container.streams.video), None)
         if video is None:
             raise NotAVideo("This file has no video in it.")
-        audio = next((s for s in container.streams if s.type == "audio"), None)
+        audio = next(iter(container.streams.audio), None)
         duration = container.duration / av.time_base if container.duration else None
         if not duration:
             duration = _duration_from_packets(container)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import uuid
 from pathlib import Path
@@ -15,6 +16,8 @@ from invites.models import Invite, InviteStatus
 from invites.services import invite_claim_submission, invite_release_submission
 from videos import media
 from videos.models import Status, Tag, Video, video_path
+
+log = logging.getLogger(__name__)
 
 
 class UploadRefused(Exception):
@@ -49,6 +52,10 @@ class NotAVideo(UploadRefused):
 
 class BadVideo(UploadRefused):
     status = 422
+
+
+class StorageUnavailable(UploadRefused):
+    status = 503
 
 
 class _LocalFile(File):  # type: ignore[type-arg]
@@ -145,22 +152,31 @@ def video_accept_upload(*, invite: Invite, upload: UploadedFile) -> Video:
             audio_codec=info.audio_codec,
             status=Status.READY,
         )
-        with stored.open("rb") as f:
-            name = default_storage.save(video_path(video, f"original.{container.extension}"), _LocalFile(f, name=str(stored)))
+        try:
+            with stored.open("rb") as f:
+                name = default_storage.save(
+                    video_path(video, f"original.{container.extension}"), _LocalFile(f, name=str(stored))
+                )
+        except OSError as exc:
+            log.exception("storing video %s failed", video.id)
+            raise StorageUnavailable(
+                "We couldn't store your video just now. Please try again in a minute."
+            ) from exc
     video.file.name = name
     return _record(video, invite)
 
 
 def _record(video: Video, invite: Invite) -> Video:
+    name = video.file.name or ""
     if not invite_claim_submission(invite=invite):
-        default_storage.delete(video.file.name)
+        default_storage.delete(name)
         invite.refresh_from_db()
         check_invite_accepts_upload(invite)
         raise AlreadySubmitted("An answer has already been submitted through this link.")
     try:
         video.save(force_insert=True)
     except BaseException:
-        default_storage.delete(video.file.name)
+        default_storage.delete(name)
         invite_release_submission(invite=invite)
         raise
     return video

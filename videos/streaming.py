@@ -9,6 +9,7 @@ there the body is a generator that reads exactly the range.
 from __future__ import annotations
 
 import re
+from pathlib import PurePath
 from collections.abc import Iterator
 from typing import IO
 
@@ -99,7 +100,7 @@ def stream_video(request: HttpRequest, video: Video) -> HttpResponseBase:
         "ETag": etag,
         "Last-Modified": http_date(last_modified),
         "Cache-Control": "private, max-age=3600",
-        "Content-Disposition": f'inline; filename="video-{video.id}.{video.file.name.rsplit(".", 1)[-1]}"',
+        "Content-Disposition": f'inline; filename="video-{video.id}{PurePath(video.file.name or "").suffix}"',
         "X-Content-Type-Options": "nosniff",
     }
     not_modified = get_conditional_response(request, etag=etag, last_modified=last_modified)
@@ -114,9 +115,9 @@ def stream_video(request: HttpRequest, video: Video) -> HttpResponseBase:
             if _if_range_allows(request, etag, last_modified):
                 byte_range = parse_range(request.headers.get("Range", ""), size)
         except Unsatisfiable:
-            response = HttpResponse(status=416, headers=headers)
-            response["Content-Range"] = f"bytes */{size}"
-            return response
+            refused = HttpResponse(status=416, headers=headers)
+            refused["Content-Range"] = f"bytes */{size}"
+            return refused
 
     start, end = byte_range if byte_range else (0, size - 1)
     length = end - start + 1
@@ -125,19 +126,21 @@ def stream_video(request: HttpRequest, video: Video) -> HttpResponseBase:
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
 
     if request.method == "HEAD":
-        response = HttpResponse(status=status, headers=headers, content_type=video.content_type)
-        response["Content-Length"] = str(length)
-        return response
+        head = HttpResponse(status=status, headers=headers, content_type=video.content_type)
+        head["Content-Length"] = str(length)
+        return head
 
-    storage = video.file.storage
-    path = _local_path(storage, video.file.name)
-    f: IO[bytes] = open(path, "rb") if path else storage.open(video.file.name, "rb")  # noqa: SIM115
+    storage, name = video.file.storage, video.file.name or ""
+    path = _local_path(storage, name)
+    f: IO[bytes] = open(path, "rb") if path else storage.open(name, "rb")  # noqa: SIM115
     f.seek(start)
     response: HttpResponseBase
     if path and (status == 200 or _server_sends_length(request)):
         response = FileResponse(f, status=status, content_type=video.content_type)
     else:
-        response = StreamingHttpResponse(_read_range(f, length), status=status, content_type=video.content_type)
+        response = StreamingHttpResponse(
+            _read_range(f, length), status=status, content_type=video.content_type
+        )
     # Set last: FileResponse fills in its own disposition and the file's remaining length.
     for key, value in headers.items():
         response[key] = value

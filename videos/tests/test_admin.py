@@ -4,9 +4,9 @@ from collections.abc import Callable
 
 import pytest
 from django.core.files.storage import default_storage
+from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.db import connection
 from django.urls import reverse
 
 from videos.models import Video
@@ -59,7 +59,9 @@ def test_bulk_tag_action(staff_client: Client, make_videos: Callable[[int], list
     assert sorted(Video.objects.values_list("tag", flat=True)) == ["pass", "pass", "pending"]
 
 
-@pytest.mark.parametrize(("query", "expected"), [("tag=advance", 1), ("tag=pending", 1), ("q=c1%40example.com", 1)])
+@pytest.mark.parametrize(
+    ("query", "expected"), [("tag=advance", 1), ("tag=pending", 1), ("q=c1%40example.com", 1)]
+)
 def test_filters_and_search(
     staff_client: Client, make_videos: Callable[[int], list[Video]], query: str, expected: int
 ) -> None:

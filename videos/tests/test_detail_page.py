@@ -39,7 +39,9 @@ def test_staff_without_view_permission_gets_404(client: Client, teammate: User, 
     assert client.get(reverse("videos:detail", args=[video.id])).status_code == 404
 
 
-def test_viewer_without_change_permission_sees_no_tag_buttons(client: Client, teammate: User, video: Video) -> None:
+def test_viewer_without_change_permission_sees_no_tag_buttons(
+    client: Client, teammate: User, video: Video
+) -> None:
     teammate.user_permissions.add(Permission.objects.get(codename="view_video"))
     client.force_login(teammate)
     response = client.get(reverse("videos:detail", args=[video.id]))

@@ -28,7 +28,14 @@ def test_containers_are_known_by_their_signature(head: bytes, content_type: str)
 
 @pytest.mark.parametrize(
     "head",
-    [b"", b"\x89PNG\r\n\x1a\n\x00\x00", b"%PDF-1.7", b"<html><body>", b"RIFF\x00\x00\x00\x00WAVEfmt ", b"ID3\x03"],
+    [
+        b"",
+        b"\x89PNG\r\n\x1a\n\x00\x00",
+        b"%PDF-1.7",
+        b"<html><body>",
+        b"RIFF\x00\x00\x00\x00WAVEfmt ",
+        b"ID3\x03",
+    ],
 )
 def test_other_content_is_not_a_video(head: bytes) -> None:
     with pytest.raises(media.NotAVideo):

@@ -67,7 +67,7 @@ def test_storage_failing_mid_write_leaves_no_row_and_no_file(
 
     monkeypatch.setattr(FileSystemStorage, "_save", broken_save)
     before = stored_files()
-    with pytest.raises(OSError):
+    with pytest.raises(services.StorageUnavailable):
         services.video_accept_upload(invite=invite, upload=as_upload(recorder_webm))
     assert Video.objects.count() == 0
     assert stored_files() == before

@@ -26,7 +26,9 @@ class Command(BaseCommand):
         password = os.environ.get("AURIO_ADMIN_PASSWORD")
         if username and password:
             User.objects.create_superuser(username, os.environ.get("AURIO_ADMIN_EMAIL", ""), password)
-            self.stdout.write(self.style.SUCCESS(f"aurio: created recruiter {username!r}; log in at {admin_url}"))
+            self.stdout.write(
+                self.style.SUCCESS(f"aurio: created recruiter {username!r}; log in at {admin_url}")
+            )
         elif sys.stdin.isatty():
             self.stdout.write("aurio: no recruiter account yet — let's make the first one.")
             call_command("createsuperuser")
@@ -35,7 +37,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 self.style.WARNING(
                     "aurio: no recruiter account yet. Make one with\n"
-                    "  SECRET_KEY_FILE=data/secret-key .venv/bin/python manage.py createsuperuser\n"
+                    "  .venv/bin/python manage.py createsuperuser\n"
                     f"then log in at {admin_url}"
                 )
             )

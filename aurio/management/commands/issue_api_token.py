@@ -19,7 +19,9 @@ class Command(BaseCommand):
         try:
             user = User.objects.get(**{User.USERNAME_FIELD: username})
         except User.DoesNotExist:
-            raise CommandError(f"No user named {username!r}. Create one with `manage.py createsuperuser`.") from None
+            raise CommandError(
+                f"No user named {username!r}. Create one with `manage.py createsuperuser`."
+            ) from None
         if not user.is_active or not user.is_staff:
             raise CommandError(f"{username!r} is not an active staff user; the API is for recruiters.")
         _, key = ApiToken.issue(user)

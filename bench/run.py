@@ -1,0 +1,493 @@
+"""aurio benchmarks (not tests): `python bench/run.py [--quick]` from the repo root.
+
+1. Range streaming: aurio's stream endpoint under gunicorn (gthread) against
+   nginx serving the same stored file, both on 127.0.0.1, for whole-file GETs
+   and 1 MiB Range GETs at random offsets: requests/s, MB/s, aurio/nginx.
+2. Upload memory: peak RSS of the single gunicorn worker while it accepts a
+   ~10 MB and a ~200 MB video through the API.
+
+Every server is started here, on loopback, in a temporary data folder, and
+stopped again whatever happens. Results are printed and written as JSON to
+bench/results/latest.json. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.request
+from contextlib import ExitStack
+from pathlib import Path
+from types import FrameType
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench import clips, load, procs, upload  # noqa: E402
+
+MB = 1_000_000
+MIB = 1 << 20
+RESULTS = REPO / "bench" / "results"
+
+
+# --- command line -------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="short runs and a 10/50 MB upload pair (about a minute)")
+    p.add_argument("--only", choices=["stream", "upload"], help="run one benchmark only")
+    p.add_argument("--duration", type=float, help="seconds per measured load run (default 10, quick 3)")
+    p.add_argument("--warmup", type=float, help="seconds of unrecorded load before each run (default 2, quick 1)")
+    p.add_argument("--concurrency", type=int, default=8, help="open connections during load (default 8)")
+    p.add_argument("--range-bytes", type=int, default=MIB, help="size of each Range request (default 1 MiB)")
+    p.add_argument("--stream-mb", type=float, help="size of the streamed video in MB (default 30, quick 15)")
+    p.add_argument("--upload-mb", help="comma-separated upload sizes in MB (default 10,200, quick 10,50)")
+    p.add_argument("--workers", type=int, default=2, help="gunicorn workers and nginx workers for streaming")
+    p.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
+    p.add_argument("--client", choices=["auto", "wrk", "python"], default="auto", help="load generator")
+    p.add_argument(
+        "--gunicorn-config",
+        default=str(REPO / "gunicorn.conf.py"),
+        help="gunicorn config file (default the repo's; 'none' for command-line settings only)",
+    )
+    p.add_argument("--no-install", action="store_true", help="never apt-get install a missing nginx or wrk")
+    p.add_argument("--no-cache", action="store_true", help="regenerate the test videos")
+    p.add_argument("--keep", action="store_true", help="keep the temporary data folder and logs")
+    p.add_argument("--output", type=Path, default=RESULTS / "latest.json", help="where to write the JSON")
+    p.add_argument("--max-seconds", type=int, default=900, help="hard stop for the whole run (default 900)")
+    args = p.parse_args(argv)
+    args.duration = args.duration if args.duration is not None else (3.0 if args.quick else 10.0)
+    args.warmup = args.warmup if args.warmup is not None else (1.0 if args.quick else 2.0)
+    args.stream_mb = args.stream_mb if args.stream_mb is not None else (15.0 if args.quick else 30.0)
+    sizes = args.upload_mb or ("10,50" if args.quick else "10,200")
+    args.upload_sizes = [round(float(s) * MB) for s in sizes.split(",") if s.strip()]
+    if args.duration <= 0 or args.duration > 300 or args.concurrency < 1 or args.concurrency > 256:
+        p.error("--duration must be in (0, 300] and --concurrency in [1, 256]")
+    return args
+
+
+# --- helpers ------------------------------------------------------------------
+
+
+def say(message: str = "") -> None:
+    print(message, flush=True)
+
+
+def run_checked(argv: list[str], env: dict[str, str], timeout: float) -> str:
+    result = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def version(argv: list[str]) -> str:
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    text = (result.stdout + result.stderr).strip().splitlines()
+    return text[0] if text else "unknown"
+
+
+def machine() -> dict[str, object]:
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = 0
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024
+    commit = version(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
+    return {"cpus": os.cpu_count(), "cpu": cpu, "memory_mb": mem, "kernel": platform.release(), "commit": commit}
+
+
+def get_json(url: str, headers: dict[str, str]) -> dict[str, object]:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as response:
+        data: dict[str, object] = json.loads(response.read())
+        return data
+
+
+def fetch(url: str, headers: dict[str, str]) -> tuple[int, bytes]:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=60) as response:
+        return response.status, response.read()
+
+
+# --- the run ------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, tmp: Path, stack: ExitStack):
+        self.args = args
+        self.tmp = tmp
+        self.stack = stack
+        self.venv = REPO / ".venv"
+        self.python = str(self.venv / "bin" / "python") if (self.venv / "bin" / "python").exists() else sys.executable
+        if not (self.venv / "bin" / "gunicorn").exists():
+            self.venv = Path(sys.executable).parent.parent
+        self.data = tmp / "data"
+        self.logs = tmp / "logs"
+        for folder in (self.data, self.logs, tmp / "uploads"):
+            folder.mkdir(parents=True)
+        self.servers: list[procs.Server] = []
+        config = args.gunicorn_config
+        self.gunicorn_config = None if config == "none" else Path(config)
+        if self.gunicorn_config is not None and not self.gunicorn_config.exists():
+            self.gunicorn_config = None
+        largest = max(args.upload_sizes, default=0)
+        self.env = {
+            **{k: v for k, v in os.environ.items() if k not in ("SECRET_KEY_FILE", "DATABASE_URL")},
+            "DJANGO_SETTINGS_MODULE": "aurio.settings",
+            "SECRET_KEY": "bench-" + secrets.token_urlsafe(32),
+            "AURIO_DATA_DIR": str(self.data),
+            "DATABASE_URL": f"sqlite:///{self.data / 'aurio.sqlite3'}",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "DEBUG": "false",
+            "SECURE_SSL_REDIRECT": "false",
+            "LOG_LEVEL": "WARNING",
+            "ACCESS_LOG": "false",
+            "FILE_UPLOAD_TEMP_DIR": str(tmp / "uploads"),
+            "AURIO_MAX_UPLOAD_BYTES": str(max(500 * MB, 2 * largest)),
+        }
+        self.key = ""
+        self.invites: list[str] = []
+
+    # set-up
+
+    def prepare(self, invites: int) -> None:
+        say("Set-up: migrate, a superuser with an API token, invites")
+        run_checked([self.python, "manage.py", "migrate", "--noinput", "-v0"], self.env, timeout=120)
+        out = run_checked([self.python, str(REPO / "bench" / "appsetup.py"), str(invites)], self.env, timeout=60)
+        info = json.loads(out.strip().splitlines()[-1])
+        self.key = info["key"]
+        self.invites = list(info["invites"])
+
+    def invite(self) -> str:
+        return self.invites.pop(0)
+
+    def make_clip(self, target: int) -> tuple[Path, dict[str, object]]:
+        recipe = clips.recipe_for(target, max_seconds=115)
+        path, info = clips.clip(recipe, cache=not self.args.no_cache, workdir=self.tmp)
+        how = f"made in {info['generate_seconds']}s" if info["generated"] else "cached"
+        say(f"  video {path.name}: {int(str(info['bytes'])) / MB:.1f} MB ({how})")
+        return path, info
+
+    def gunicorn(self, name: str, workers: int) -> tuple[procs.Server, int]:
+        port = procs.free_port()
+        server = procs.start_gunicorn(
+            name=name,
+            venv=self.venv,
+            env=self.env,
+            port=port,
+            workers=workers,
+            threads=self.args.threads,
+            log=self.logs / f"{name}.log",
+            config=self.gunicorn_config,
+        )
+        self.servers.append(server)
+        self.stack.callback(server.stop)
+        server.wait_http(f"http://{procs.HOST}:{port}/healthz", timeout=60)
+        return server, port
+
+    def upload_or_fail(self, port: int, path: Path) -> tuple[str, float]:
+        status, body, seconds = upload.upload(port, self.invite(), path)
+        if status != 201:
+            raise RuntimeError(f"upload of {path.name} answered {status}: {body}")
+        return str(body["videoId"]), seconds
+
+    # 1. streaming
+
+    def streaming(self) -> dict[str, object]:
+        args = self.args
+        say("\n== Range streaming: aurio (gunicorn gthread) vs nginx ==")
+        clip_path, clip_info = self.make_clip(round(args.stream_mb * MB))
+        server, port = self.gunicorn("gunicorn-stream", args.workers)
+        video_id, _ = self.upload_or_fail(port, clip_path)
+        auth = f"Bearer {self.key}"
+        video = get_json(f"http://{procs.HOST}:{port}/api/v1/videos/{video_id}", {"Authorization": auth})
+        size = int(str(video["size"]))
+        stored = list((self.data / "media" / "videos" / video_id).glob("original.*"))
+        if len(stored) != 1 or stored[0].stat().st_size != size:
+            raise RuntimeError(f"stored file for {video_id} not found where expected: {stored}")
+        stored_path = stored[0]
+        aurio_path = f"/api/v1/videos/{video_id}/stream"
+        nginx_path = f"/media/videos/{video_id}/{stored_path.name}"
+        if args.range_bytes >= size:
+            raise RuntimeError(f"--range-bytes {args.range_bytes} must be smaller than the video ({size} bytes)")
+
+        nginx_bin = procs.ensure_tool(
+            "nginx", "nginx-light", install=not args.no_install, candidates=["/usr/sbin/nginx"]
+        )
+        targets: list[tuple[str, int, str, str]] = [("aurio", port, aurio_path, auth)]
+        if nginx_bin is None:
+            say("  nginx is not installed (apt-get install nginx-light): aurio alone, no ratio")
+        else:
+            nport = procs.free_port()
+            nginx = procs.start_nginx(
+                nginx=nginx_bin, prefix=self.tmp / "nginx", media=self.data / "media", port=nport,
+                workers=args.workers, log=self.logs / "nginx.log",
+            )
+            self.servers.append(nginx)
+            self.stack.callback(nginx.stop)
+            nginx.wait_http(f"http://{procs.HOST}:{nport}{nginx_path}", timeout=30)
+            targets.append(("nginx", nport, nginx_path, ""))
+
+        # Both must serve exactly the stored bytes before we time them.
+        expected = stored_path.read_bytes()
+        first = size // 3
+        for name, tport, tpath, tauth in targets:
+            headers = {"Range": f"bytes={first}-{first + args.range_bytes - 1}"}
+            if tauth:
+                headers["Authorization"] = tauth
+            status, body = fetch(f"http://{procs.HOST}:{tport}{tpath}", headers)
+            if status != 206 or body != expected[first : first + args.range_bytes]:
+                raise RuntimeError(f"{name}: Range GET gave {status} and {len(body)} bytes that do not match")
+            status, body = fetch(f"http://{procs.HOST}:{tport}{tpath}", {"Authorization": tauth} if tauth else {})
+            if status != 200 or body != expected:
+                raise RuntimeError(f"{name}: whole GET gave {status} and {len(body)} bytes that do not match")
+        del expected
+
+        client = self.load_client()
+        say(
+            f"  file {size / MB:.1f} MB; {args.concurrency} connections, {args.duration:g}s per run "
+            f"(+{args.warmup:g}s warm-up); client {client}"
+        )
+        rows: list[dict[str, object]] = []
+        for mode, chunk in (("whole file", 0), (f"{args.range_bytes // 1024} KiB range", args.range_bytes)):
+            for name, tport, tpath, tauth in targets:
+                spec = {
+                    "port": tport, "path": tpath, "auth": tauth, "size": size, "chunk": chunk,
+                    "concurrency": args.concurrency,
+                }
+                if args.warmup > 0:
+                    self.load(client, duration=args.warmup, **spec)
+                for s in self.servers:
+                    s.check_alive()
+                measured = self.load(client, duration=args.duration, **spec)
+                seconds = float(measured["seconds"]) or 1.0
+                row = {
+                    "server": name,
+                    "mode": mode,
+                    "requests": int(measured["requests"]),
+                    "errors": int(measured["errors"]),
+                    "requests_per_s": round(measured["requests"] / seconds, 1),
+                    "mb_per_s": round(measured["bytes"] / seconds / MB, 1),
+                    "latency_p50_ms": round(float(measured["latency_p50_ms"]), 2),
+                    "latency_p99_ms": round(float(measured["latency_p99_ms"]), 2),
+                }
+                rows.append(row)
+                say(
+                    f"  {name:<6} {mode:<16} {row['requests_per_s']:>9} req/s {row['mb_per_s']:>9} MB/s  "
+                    f"p50 {row['latency_p50_ms']} ms  p99 {row['latency_p99_ms']} ms  errors {row['errors']}"
+                )
+        ratios = {}
+        for mode in dict.fromkeys(str(r["mode"]) for r in rows):
+            by = {r["server"]: r for r in rows if r["mode"] == mode}
+            if "aurio" in by and "nginx" in by and float(str(by["nginx"]["requests_per_s"])) > 0:
+                ratios[mode] = round(
+                    float(str(by["aurio"]["requests_per_s"])) / float(str(by["nginx"]["requests_per_s"])), 3
+                )
+        return {
+            "video": {**clip_info, "stored_bytes": size, "content_type": video.get("contentType")},
+            "client": client,
+            "concurrency": args.concurrency,
+            "duration_s": args.duration,
+            "warmup_s": args.warmup,
+            "range_bytes": args.range_bytes,
+            "gunicorn": {"workers": args.workers, "threads": args.threads, "config": str(self.gunicorn_config)},
+            "nginx": {"workers": args.workers, "sendfile": True, "access_log": False} if nginx_bin else None,
+            "rows": rows,
+            "aurio_over_nginx": ratios,
+        }
+
+    def load_client(self) -> str:
+        if self.args.client == "python":
+            return "python"
+        self.wrk = procs.ensure_tool("wrk", "wrk", install=not self.args.no_install)
+        if self.wrk is None:
+            if self.args.client == "wrk":
+                raise RuntimeError("wrk is not installed (apt-get install wrk)")
+            say("  wrk is not installed (apt-get install wrk): using the slower Python client")
+            return "python"
+        return "wrk"
+
+    def load(self, client: str, **spec: object) -> dict[str, float]:
+        if client == "wrk":
+            return load.run_wrk(self.wrk, **spec)  # type: ignore[arg-type]
+        return load.run_python(**spec)  # type: ignore[arg-type]
+
+    # 2. upload memory
+
+    def uploads(self) -> dict[str, object]:
+        say("\n== Upload memory: peak RSS of the one gunicorn worker ==")
+        sizes = self.args.upload_sizes
+        made = [self.make_clip(size) for size in sizes]
+        warm_path, _ = clips.clip(clips.Recipe(2, 640, 360, 30, 1_000_000), cache=not self.args.no_cache,
+                                  workdir=self.tmp)
+        server, port = self.gunicorn("gunicorn-upload", 1)
+        worker = self.only_worker(server)
+        # One small upload first, so every measured upload finds the worker
+        # warm (Django, PyAV and the API loaded), as it is in production.
+        self.upload_or_fail(port, warm_path)
+        baseline = upload.rss_kb(worker)
+        say(f"  worker pid {worker}: {baseline / 1024:.1f} MiB resident after a warm-up upload")
+        rows: list[dict[str, object]] = []
+        for path, info in made:
+            size = path.stat().st_size
+            before = upload.rss_kb(worker)
+            hwm_ok = upload.reset_hwm(worker)
+            with upload.RssSampler(worker) as sampler:
+                video_id, seconds = self.upload_or_fail(port, path)
+            peak = max(sampler.peak_kb, upload.hwm_kb(worker) if hwm_ok else 0)
+            if self.only_worker(server) != worker:
+                raise RuntimeError("the gunicorn worker was replaced during the upload")
+            row = {
+                "file_mb": round(size / MB, 1),
+                "duration_s": info["seconds"],
+                "video_id": video_id,
+                "upload_s": round(seconds, 2),
+                "mb_per_s": round(size / MB / seconds, 1),
+                "rss_before_mib": round(before / 1024, 1),
+                "peak_rss_mib": round(peak / 1024, 1),
+                "growth_mib": round((peak - before) / 1024, 1),
+                "samples": sampler.samples,
+                "peak_from": "VmHWM + 20 ms VmRSS samples" if hwm_ok else "20 ms VmRSS samples",
+            }
+            rows.append(row)
+            say(
+                f"  {row['file_mb']:>6} MB upload: {row['upload_s']:>6}s, peak RSS {row['peak_rss_mib']} MiB "
+                f"(+{row['growth_mib']} MiB over {row['rss_before_mib']} MiB before)"
+            )
+        difference = None
+        if len(rows) >= 2:
+            difference = round(float(str(rows[-1]["peak_rss_mib"])) - float(str(rows[0]["peak_rss_mib"])), 1)
+            say(
+                f"  peak RSS difference, {rows[-1]['file_mb']} MB vs {rows[0]['file_mb']} MB upload: "
+                f"{difference:+} MiB"
+            )
+        return {
+            "gunicorn": {"workers": 1, "threads": self.args.threads, "config": str(self.gunicorn_config)},
+            "baseline_rss_mib": round(baseline / 1024, 1),
+            "rows": rows,
+            "peak_difference_mib": difference,
+        }
+
+    def only_worker(self, server: procs.Server) -> int:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            server.check_alive()
+            children = server.children()
+            if len(children) == 1:
+                return children[0]
+            time.sleep(0.1)
+        raise RuntimeError(f"expected one gunicorn worker, found {server.children()}")
+
+    def print_logs(self) -> None:
+        for log in sorted(self.logs.glob("*.log")):
+            text = procs.tail(log, 20)
+            if text:
+                print(f"--- {log.name} (last lines) ---\n{text}", file=sys.stderr)
+
+
+def print_tables(results: dict[str, object]) -> None:
+    stream = results.get("streaming")
+    if isinstance(stream, dict):
+        say("\nRange streaming (MB = 10^6 bytes)")
+        say(f"  {'server':<7}{'request':<17}{'req/s':>10}{'MB/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
+        for r in stream["rows"]:
+            say(
+                f"  {r['server']:<7}{r['mode']:<17}{r['requests_per_s']:>10}{r['mb_per_s']:>10}"
+                f"{r['latency_p50_ms']:>10}{r['latency_p99_ms']:>10}"
+            )
+        for mode, ratio in stream["aurio_over_nginx"].items():
+            say(f"  aurio/nginx, {mode}: {ratio:.2f}")
+    uploads = results.get("upload")
+    if isinstance(uploads, dict):
+        say("\nUpload memory (gunicorn gthread, 1 worker)")
+        say(f"  {'file MB':>8}{'upload s':>10}{'RSS before MiB':>16}{'peak RSS MiB':>14}{'growth MiB':>12}")
+        for r in uploads["rows"]:
+            say(
+                f"  {r['file_mb']:>8}{r['upload_s']:>10}{r['rss_before_mib']:>16}"
+                f"{r['peak_rss_mib']:>14}{r['growth_mib']:>12}"
+            )
+        if uploads.get("peak_difference_mib") is not None:
+            say(f"  peak RSS difference, largest vs smallest: {uploads['peak_difference_mib']:+} MiB")
+
+
+class Interrupted(Exception):
+    pass
+
+
+def _raise(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted(f"stopped by signal {signal.Signals(signum).name}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGALRM):
+        signal.signal(sig, _raise)
+    signal.alarm(args.max_seconds)
+    started = time.monotonic()
+    results: dict[str, object] = {
+        "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "command": " ".join([Path(sys.executable).name, "bench/run.py", *(argv if argv is not None else sys.argv[1:])]),
+        "machine": machine(),
+    }
+    tmp = Path(tempfile.mkdtemp(prefix="aurio-bench-"))
+    bench: Bench | None = None
+    status = 0
+    try:
+        with ExitStack() as stack:
+            bench = Bench(args, tmp, stack)
+            results["versions"] = {
+                "python": platform.python_version(),
+                "gunicorn": version([str(bench.venv / "bin" / "gunicorn"), "--version"]),
+                "nginx": version(["/usr/sbin/nginx", "-v"]) if Path("/usr/sbin/nginx").exists() else "absent",
+                "wrk": version(["wrk", "-v"]) if shutil.which("wrk") else "absent",
+            }
+            parts = [args.only] if args.only else ["stream", "upload"]
+            invites = (1 if "stream" in parts else 0) + (1 + len(args.upload_sizes) if "upload" in parts else 0)
+            bench.prepare(invites)
+            if "stream" in parts:
+                results["streaming"] = bench.streaming()
+            if "upload" in parts:
+                results["upload"] = bench.uploads()
+            say("\nStopping servers")
+    except (Exception, KeyboardInterrupt) as exc:
+        status = 130 if isinstance(exc, KeyboardInterrupt) else 1
+        results["error"] = f"{type(exc).__name__}: {exc}"
+        traceback.print_exc()
+        if bench is not None:
+            bench.print_logs()
+    finally:
+        signal.alarm(0)
+        if args.keep:
+            say(f"Kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    results["seconds"] = round(time.monotonic() - started, 1)
+    print_tables(results)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    say(f"\nWrote {args.output.relative_to(REPO) if args.output.is_relative_to(REPO) else args.output}"
+        f" in {results['seconds']}s{' (with an error)' if status else ''}")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,459 @@
+"""HTTP Range streaming (`GET/HEAD /api/v1/videos/{id}/stream`, videos/streaming.py).
+
+Every body is compared byte for byte with the file in storage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from wsgiref.util import FileWrapper as WsgirefFileWrapper
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.handlers.wsgi import WSGIHandler
+from django.http import FileResponse, HttpResponseBase, StreamingHttpResponse
+from django.test import Client, RequestFactory
+from django.utils.http import http_date
+from gunicorn.http.wsgi import FileWrapper as GunicornFileWrapper
+from pytest_django import Settings
+
+from invites.models import Invite
+from videos.models import Status, Video, video_path
+from videos.streaming import CHUNK, Unsatisfiable, parse_range, stream_video
+
+SIZE = 600_000  # more than two CHUNKs, so the generator path loops
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings: Settings, tmp_path: Path) -> Path:
+    root = tmp_path / "media"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": root, "base_url": None},
+        },
+    }
+    return root
+
+
+@pytest.fixture
+def video(invite: Invite) -> Video:
+    content = random.Random(2).randbytes(SIZE)
+    video = Video(
+        id=uuid.uuid4(),
+        invite=invite,
+        original_name="answer.webm",
+        content_type="video/webm",
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        status=Status.READY,
+    )
+    video.file.name = default_storage.save(video_path(video, "original.webm"), ContentFile(content))
+    video.save(force_insert=True)
+    return video
+
+
+@pytest.fixture
+def stored(video: Video, media_root: Path) -> bytes:
+    """The bytes as they are in storage: the reference for every comparison."""
+    data = (media_root / video.file.name).read_bytes()
+    assert len(data) == SIZE
+    return data
+
+
+@pytest.fixture
+def url(video: Video) -> str:
+    return f"/api/v1/videos/{video.id}/stream"
+
+
+def body(response: HttpResponseBase) -> bytes:
+    if response.streaming:
+        return b"".join(response.streaming_content)  # type: ignore[attr-defined]
+    return response.content  # type: ignore[attr-defined]
+
+
+# --- whole file -------------------------------------------------------------------
+
+
+def test_full_get_returns_the_stored_file(api: Client, url: str, stored: bytes) -> None:
+    response = api.get(url)
+    assert response.status_code == 200
+    assert body(response) == stored
+
+
+def test_full_get_has_content_length_and_accepts_ranges(api: Client, url: str) -> None:
+    response = api.get(url)
+    assert response["Content-Length"] == str(SIZE)
+    assert response["Accept-Ranges"] == "bytes"
+    assert "Content-Range" not in response
+    response.close()
+
+
+def test_stream_is_served_as_inline_webm_without_sniffing(api: Client, url: str, video: Video) -> None:
+    response = api.get(url)
+    assert response["Content-Type"] == "video/webm"
+    assert response["Content-Disposition"] == f'inline; filename="video-{video.id}.webm"'
+    assert response["X-Content-Type-Options"] == "nosniff"
+    response.close()
+
+
+def test_stream_carries_etag_and_last_modified(api: Client, url: str, video: Video) -> None:
+    response = api.get(url)
+    assert response["ETag"] == f'"{video.sha256[:40]}"'
+    assert response["Last-Modified"] == http_date(int(video.created_at.timestamp()))
+    response.close()
+
+
+def test_stream_is_privately_cacheable_only(api: Client, url: str) -> None:
+    response = api.get(url)
+    assert response["Cache-Control"].startswith("private")
+    response.close()
+
+
+def test_uploaded_recording_streams_byte_exact(
+    api: Client, client: Client, invite: Invite, recorder_webm: Path, media_root: Path
+) -> None:
+    file = SimpleUploadedFile("answer.webm", recorder_webm.read_bytes(), content_type="video/webm")
+    video_id = client.post(f"/api/v1/upload/{invite.token}", {"file": file}).json()["videoId"]
+    video = Video.objects.get(pk=video_id)
+    on_disk = (media_root / video.file.name).read_bytes()
+
+    response = api.get(f"/api/v1/videos/{video_id}/stream", headers={"Range": "bytes=1000-"})
+
+    assert response.status_code == 206
+    assert body(response) == on_disk[1000:]
+    assert hashlib.sha256(on_disk).hexdigest() == video.sha256
+
+
+# --- single ranges ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "first", "last"),
+    [
+        ("bytes=0-99", 0, 99),
+        ("bytes=1000-1999", 1000, 1999),
+        ("bytes=262100-524400", 262100, 524400),  # across two chunk boundaries
+        ("bytes=599999-599999", SIZE - 1, SIZE - 1),
+        ("bytes=0-0", 0, 0),
+    ],
+)
+def test_range_returns_exactly_those_bytes(
+    api: Client, url: str, stored: bytes, header: str, first: int, last: int
+) -> None:
+    response = api.get(url, headers={"Range": header})
+    assert response.status_code == 206
+    assert body(response) == stored[first : last + 1]
+    assert response["Content-Length"] == str(last - first + 1)
+    assert response["Content-Range"] == f"bytes {first}-{last}/{SIZE}"
+
+
+def test_open_range_returns_the_rest_of_the_file(api: Client, url: str, stored: bytes) -> None:
+    response = api.get(url, headers={"Range": "bytes=123456-"})
+    assert response.status_code == 206
+    assert body(response) == stored[123456:]
+    assert response["Content-Range"] == f"bytes 123456-{SIZE - 1}/{SIZE}"
+    assert response["Content-Length"] == str(SIZE - 123456)
+
+
+def test_suffix_range_returns_the_last_bytes(api: Client, url: str, stored: bytes) -> None:
+    response = api.get(url, headers={"Range": "bytes=-500"})
+    assert response.status_code == 206
+    assert body(response) == stored[-500:]
+    assert response["Content-Range"] == f"bytes {SIZE - 500}-{SIZE - 1}/{SIZE}"
+
+
+def test_suffix_longer_than_the_file_returns_the_whole_file(api: Client, url: str, stored: bytes) -> None:
+    response = api.get(url, headers={"Range": f"bytes=-{SIZE * 2}"})
+    assert response.status_code == 206
+    assert body(response) == stored
+    assert response["Content-Range"] == f"bytes 0-{SIZE - 1}/{SIZE}"
+
+
+def test_range_past_the_end_is_clipped_to_the_file(api: Client, url: str, stored: bytes) -> None:
+    response = api.get(url, headers={"Range": "bytes=10-999999999"})
+    assert response.status_code == 206
+    assert body(response) == stored[10:]
+    assert response["Content-Range"] == f"bytes 10-{SIZE - 1}/{SIZE}"
+    assert response["Content-Length"] == str(SIZE - 10)
+
+
+# --- unsatisfiable and malformed ------------------------------------------------------
+
+
+@pytest.mark.parametrize("header", [f"bytes={SIZE}-", f"bytes={SIZE + 10}-{SIZE + 20}", "bytes=-0"])
+def test_unsatisfiable_range_is_416_with_the_size(api: Client, url: str, header: str) -> None:
+    response = api.get(url, headers={"Range": header})
+    assert response.status_code == 416
+    assert response["Content-Range"] == f"bytes */{SIZE}"
+    assert body(response) == b""
+
+
+@pytest.mark.parametrize("header", ["bytes=abc", "items=0-1", "bytes=5-2", "bytes=0-1,4-5", "bytes=", "bytes=-", "0-99"])
+def test_malformed_or_multiple_range_is_ignored_and_the_whole_file_sent(
+    api: Client, url: str, stored: bytes, header: str
+) -> None:
+    response = api.get(url, headers={"Range": header})
+    assert response.status_code == 200
+    assert body(response) == stored
+    assert "Content-Range" not in response
+
+
+# --- HEAD --------------------------------------------------------------------------------
+
+
+def test_head_gives_the_headers_without_a_body(api: Client, url: str) -> None:
+    response = api.head(url)
+    assert response.status_code == 200
+    assert response["Content-Length"] == str(SIZE)
+    assert response["Accept-Ranges"] == "bytes"
+    assert response["Content-Type"] == "video/webm"
+    assert "ETag" in response
+    assert body(response) == b""
+
+
+def test_head_with_a_range_describes_the_range(api: Client, url: str) -> None:
+    response = api.head(url, headers={"Range": "bytes=100-199"})
+    assert response.status_code == 206
+    assert response["Content-Length"] == "100"
+    assert response["Content-Range"] == f"bytes 100-199/{SIZE}"
+    assert body(response) == b""
+
+
+def test_head_view_itself_writes_no_body(rf: RequestFactory, video: Video, recruiter: object) -> None:
+    """The test client strips HEAD bodies itself, so ask the view directly."""
+    request = rf.head(f"/api/v1/videos/{video.id}/stream")
+    response = stream_video(request, video)
+    assert not response.streaming
+    assert response.content == b""  # type: ignore[attr-defined]
+    assert response["Content-Length"] == str(SIZE)
+
+
+# --- conditional requests ------------------------------------------------------------------
+
+
+def test_if_none_match_with_the_etag_is_304(api: Client, url: str, video: Video) -> None:
+    response = api.get(url, headers={"If-None-Match": video.etag})
+    assert response.status_code == 304
+    assert body(response) == b""
+    assert response["ETag"] == video.etag
+
+
+def test_if_none_match_with_another_etag_sends_the_file(api: Client, url: str, stored: bytes) -> None:
+    response = api.get(url, headers={"If-None-Match": '"something-else"'})
+    assert response.status_code == 200
+    assert body(response) == stored
+
+
+def test_if_range_with_the_current_etag_serves_the_range(
+    api: Client, url: str, video: Video, stored: bytes
+) -> None:
+    response = api.get(url, headers={"Range": "bytes=0-99", "If-Range": video.etag})
+    assert response.status_code == 206
+    assert body(response) == stored[:100]
+
+
+def test_if_range_with_a_stale_etag_sends_the_whole_file(api: Client, url: str, stored: bytes) -> None:
+    response = api.get(url, headers={"Range": "bytes=0-99", "If-Range": '"stale0000"'})
+    assert response.status_code == 200
+    assert body(response) == stored
+    assert "Content-Range" not in response
+
+
+def test_if_range_with_a_weak_etag_sends_the_whole_file(
+    api: Client, url: str, video: Video, stored: bytes
+) -> None:
+    response = api.get(url, headers={"Range": "bytes=0-99", "If-Range": f"W/{video.etag}"})
+    assert response.status_code == 200
+    assert body(response) == stored
+
+
+def test_if_range_with_the_last_modified_date_serves_the_range(
+    api: Client, url: str, video: Video, stored: bytes
+) -> None:
+    date = http_date(int(video.created_at.timestamp()))
+    response = api.get(url, headers={"Range": "bytes=50-149", "If-Range": date})
+    assert response.status_code == 206
+    assert body(response) == stored[50:150]
+
+
+def test_if_range_with_an_older_date_sends_the_whole_file(
+    api: Client, url: str, video: Video, stored: bytes
+) -> None:
+    date = http_date(int(video.created_at.timestamp()) - 3600)
+    response = api.get(url, headers={"Range": "bytes=50-149", "If-Range": date})
+    assert response.status_code == 200
+    assert body(response) == stored
+
+
+def test_if_range_that_fails_overrides_an_unsatisfiable_range(api: Client, url: str, stored: bytes) -> None:
+    response = api.get(url, headers={"Range": f"bytes={SIZE}-", "If-Range": '"stale0000"'})
+    assert response.status_code == 200
+    assert body(response) == stored
+
+
+# --- which body goes to which WSGI server -----------------------------------------------------
+
+
+def test_without_a_file_wrapper_a_range_is_a_generator_of_exactly_the_range(
+    rf: RequestFactory, video: Video, stored: bytes
+) -> None:
+    request = rf.get("/stream", headers={"Range": "bytes=100000-400000"})
+    assert "wsgi.file_wrapper" not in request.META
+    response = stream_video(request, video)
+    assert isinstance(response, StreamingHttpResponse)
+    assert not isinstance(response, FileResponse)
+    assert response["Content-Length"] == "300001"
+    assert b"".join(response.streaming_content) == stored[100000:400001]
+
+
+def test_runserver_file_wrapper_gets_a_generator_not_the_file(
+    rf: RequestFactory, video: Video, stored: bytes
+) -> None:
+    """wsgiref's wrapper sends to the end of the file, so it must not be handed one."""
+    request = rf.get("/stream", headers={"Range": "bytes=10-19"})
+    request.META["wsgi.file_wrapper"] = WsgirefFileWrapper
+    response = stream_video(request, video)
+    assert isinstance(response, StreamingHttpResponse)
+    assert b"".join(response.streaming_content) == stored[10:20]
+
+
+class FakeGunicornWrapper:
+    """Stands in for gunicorn.http.wsgi.FileWrapper: only its module matters."""
+
+    def __init__(self, filelike: object, blksize: int = 8192) -> None:
+        self.filelike = filelike
+
+
+FakeGunicornWrapper.__module__ = "gunicorn.http.wsgi"
+
+
+@pytest.mark.parametrize("wrapper", [FakeGunicornWrapper, GunicornFileWrapper], ids=["fake", "real"])
+def test_under_gunicorn_a_range_is_a_seeked_file_for_sendfile(
+    rf: RequestFactory, video: Video, stored: bytes, wrapper: type
+) -> None:
+    request = rf.get("/stream", headers={"Range": "bytes=300000-300999"})
+    request.META["wsgi.file_wrapper"] = wrapper
+    response = stream_video(request, video)
+    try:
+        assert isinstance(response, FileResponse)
+        assert response.status_code == 206
+        assert response.file_to_stream.tell() == 300000
+        assert response["Content-Length"] == "1000"
+        # What sendfile sends: Content-Length bytes from the current offset.
+        assert response.file_to_stream.read(int(response["Content-Length"])) == stored[300000:301000]
+    finally:
+        response.close()
+
+
+def test_under_gunicorn_the_whole_file_is_a_file_response(rf: RequestFactory, video: Video) -> None:
+    request = rf.get("/stream")
+    request.META["wsgi.file_wrapper"] = GunicornFileWrapper
+    response = stream_video(request, video)
+    try:
+        assert isinstance(response, FileResponse)
+        assert response.file_to_stream.tell() == 0
+        assert response["Content-Length"] == str(SIZE)
+    finally:
+        response.close()
+
+
+def run_wsgi(environ: dict[str, object]) -> tuple[str, dict[str, str], Iterable[bytes]]:
+    captured: dict[str, object] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: object = None) -> None:
+        captured["status"], captured["headers"] = status, dict(headers)
+
+    result = WSGIHandler()(environ, start_response)
+    return captured["status"], captured["headers"], result  # type: ignore[return-value]
+
+
+def test_range_through_the_wsgi_handler_with_wsgiref_sends_only_the_range(
+    rf: RequestFactory, url: str, stored: bytes, recruiter: object, token_for: object
+) -> None:
+    """The runserver case end to end: Django's WSGI handler with wsgiref's file wrapper."""
+    key = token_for(recruiter)  # type: ignore[operator]
+    environ = rf.get(url, headers={"Range": "bytes=5000-5999", "Authorization": f"Bearer {key}"}).environ
+    environ["wsgi.file_wrapper"] = WsgirefFileWrapper
+    status, headers, result = run_wsgi(environ)
+    try:
+        sent = b"".join(result)
+    finally:
+        result.close()  # type: ignore[attr-defined]
+    assert status.startswith("206")
+    assert headers["Content-Length"] == "1000"
+    assert sent == stored[5000:6000]
+
+
+def test_range_through_the_wsgi_handler_with_gunicorn_hands_over_the_seeked_file(
+    rf: RequestFactory, url: str, stored: bytes, recruiter: object, token_for: object
+) -> None:
+    key = token_for(recruiter)  # type: ignore[operator]
+    environ = rf.get(url, headers={"Range": "bytes=5000-5999", "Authorization": f"Bearer {key}"}).environ
+    environ["wsgi.file_wrapper"] = GunicornFileWrapper
+    status, headers, result = run_wsgi(environ)
+    try:
+        assert isinstance(result, GunicornFileWrapper)
+        assert status.startswith("206")
+        assert result.filelike.tell() == 5000
+        assert result.filelike.read(int(headers["Content-Length"])) == stored[5000:6000]
+    finally:
+        result.close()
+
+
+# --- parse_range --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "size", "expected"),
+    [
+        ("bytes=0-99", 1000, (0, 99)),
+        ("bytes=0-0", 1000, (0, 0)),
+        ("bytes=999-999", 1000, (999, 999)),
+        ("bytes=500-", 1000, (500, 999)),
+        ("bytes=-100", 1000, (900, 999)),
+        ("bytes=-1000", 1000, (0, 999)),
+        ("bytes=-5000", 1000, (0, 999)),
+        ("bytes=10-999999999999999999999", 1000, (10, 999)),
+        ("bytes=0-1000", 1000, (0, 999)),
+        ("BYTES=1-2", 1000, (1, 2)),
+        (" bytes = 3 - 4 ", 1000, (3, 4)),
+        ("bytes=007-008", 1000, (7, 8)),
+    ],
+)
+def test_parse_range_accepts_single_ranges(header: str, size: int, expected: tuple[int, int]) -> None:
+    assert parse_range(header, size) == expected
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["", "bytes", "bytes=", "bytes=-", "bytes=abc", "bytes=1-a", "items=0-1", "0-1", "bytes=5-2",
+     "bytes=0-1,4-5", "bytes=0-1, 4-5", "bytes=-1-2", "bytes=1.5-2", "bytes=0x10-0x20"],
+)
+def test_parse_range_ignores_malformed_or_multiple_ranges(header: str) -> None:
+    assert parse_range(header, 1000) is None
+
+
+@pytest.mark.parametrize(
+    ("header", "size"),
+    [("bytes=1000-", 1000), ("bytes=1000-1000", 1000), ("bytes=5000-6000", 1000), ("bytes=-0", 1000),
+     ("bytes=0-", 0), ("bytes=-5", 0)],
+)
+def test_parse_range_raises_for_unsatisfiable_ranges(header: str, size: int) -> None:
+    with pytest.raises(Unsatisfiable):
+        parse_range(header, size)
+
+
+def test_parse_range_returns_ranges_within_the_file() -> None:
+    """Whatever it returns is a real, non-empty span of the file."""
+    for size in (1, 2, 10, CHUNK + 1):
+        for header in ("bytes=0-", "bytes=-1", f"bytes=-{size}", f"bytes={size - 1}-", "bytes=0-99999999"):
+            first, last = parse_range(header, size)  # type: ignore[misc]
+            assert 0 <= first <= last < size
