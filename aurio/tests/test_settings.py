@@ -23,7 +23,11 @@ PRODUCTION = {
 
 
 def manage(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE")}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    }
     clean.update(env, AURIO_DATA_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="aurio.settings")
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120
@@ -40,7 +44,9 @@ def test_production_settings_pass_the_deploy_check(tmp_path: Path) -> None:
 def test_without_subdomain_and_preload_only_those_two_warnings_remain(tmp_path: Path) -> None:
     """The README explains W005 and W021: they are the owner's call, not aurio's."""
     result = manage("check", "--deploy", env=PRODUCTION, tmp_path=tmp_path)
-    warnings = sorted(line.split(")")[0].split("(")[1] for line in result.stderr.splitlines() if "security.W" in line)
+    warnings = sorted(
+        line.split(")")[0].split("(")[1] for line in result.stderr.splitlines() if "security.W" in line
+    )
     assert warnings == ["security.W005", "security.W021"]
 
 
@@ -53,8 +59,12 @@ def test_missing_secret_key_is_a_loud_error(tmp_path: Path) -> None:
 def test_secret_key_can_come_from_a_file(tmp_path: Path) -> None:
     secret = tmp_path / "secret"
     secret.write_text(PRODUCTION["SECRET_KEY"] + "\n")
-    result = manage("check", "--deploy", env={**PRODUCTION, "SECRET_KEY": "", "SECRET_KEY_FILE": str(secret)},
-                    tmp_path=tmp_path)
+    result = manage(
+        "check",
+        "--deploy",
+        env={**PRODUCTION, "SECRET_KEY": "", "SECRET_KEY_FILE": str(secret)},
+        tmp_path=tmp_path,
+    )
     assert "SECRET_KEY is not set" not in result.stderr
     assert "W009" not in result.stderr
 
@@ -69,7 +79,10 @@ def test_bad_number_in_the_environment_names_the_variable(tmp_path: Path) -> Non
     ("line", "expected"),
     [
         ("Not Found: /r/Q9U5qccPcC1SvV2CMfcA_CnR-sBTPLPG", "Not Found: /r/[token]"),
-        ('"POST /api/v1/upload/Q9U5qccPcC1SvV2CMfcA_CnR-sBTPLPG HTTP/1.1"', '"POST /api/v1/upload/[token] HTTP/1.1"'),
+        (
+            '"POST /api/v1/upload/Q9U5qccPcC1SvV2CMfcA_CnR-sBTPLPG HTTP/1.1"',
+            '"POST /api/v1/upload/[token] HTTP/1.1"',
+        ),
         ("GET /api/v1/videos/3f2a", "GET /api/v1/videos/3f2a"),
     ],
 )
@@ -78,7 +91,15 @@ def test_tokens_are_redacted_from_log_lines(line: str, expected: str) -> None:
 
 
 def test_log_filter_redacts_arguments_too() -> None:
-    record = logging.LogRecord("django.request", logging.WARNING, __file__, 1, "%s: %s", ("Not Found", "/r/abcdefghijklmnopqrstuvwx"), None)
+    record = logging.LogRecord(
+        "django.request",
+        logging.WARNING,
+        __file__,
+        1,
+        "%s: %s",
+        ("Not Found", "/r/abcdefghijklmnopqrstuvwx"),
+        None,
+    )
     RedactTokens().filter(record)
     assert record.getMessage() == "Not Found: /r/[token]"
 
@@ -86,7 +107,11 @@ def test_log_filter_redacts_arguments_too() -> None:
 def test_every_environment_variable_is_documented_in_env_example() -> None:
     import re
 
-    sources = [ROOT / "aurio" / "settings.py", ROOT / "gunicorn.conf.py", *ROOT.glob("*/management/commands/*.py")]
+    sources = [
+        ROOT / "aurio" / "settings.py",
+        ROOT / "gunicorn.conf.py",
+        *ROOT.glob("*/management/commands/*.py"),
+    ]
     pattern = re.compile(r'(?:env(?:bool|int|list|secret)|os\.environ\.get)\(\s*"([A-Z][A-Z0-9_]+)"')
     used = {name for path in sources for name in pattern.findall(path.read_text())}
     documented = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))

@@ -44,6 +44,9 @@
       "Your camera or microphone is being used by another app or browser tab, or the system " +
       "is blocking it. Close other apps that use it (a video call, for example), " + RETRY,
     lost: "Your camera or microphone stopped working. Check that it is still connected, " + RETRY,
+    lostWithTake:
+      "Your camera or microphone stopped working. What you recorded is kept: you can watch and " +
+      "submit it, or reconnect the camera and press \u201cRe-record\u201d.",
     recorder: "Recording failed in this browser. Reload the page and try again, or use " + BROWSERS + ".",
     empty: "Nothing was recorded. Please try again.",
     network:
@@ -206,11 +209,13 @@
     var wasRecording = recorder && recorder.state !== "inactive";
     stop();
     stopCamera();
-    showError(MESSAGES.lost);
-    if (!wasRecording && !take) {
-      showCamera(false);
-      showButtons(["retry"]);
+    if (wasRecording || take) {
+      showError(MESSAGES.lostWithTake);
+      return;
     }
+    showError(MESSAGES.lost);
+    showCamera(false);
+    showButtons(["retry"]);
   }
 
   // --- recording ----------------------------------------------------------

@@ -36,10 +36,6 @@ ALLOW_MEDIA = "--use-fake-ui-for-media-stream"
 TIMEOUT_MS = 30_000
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "e2e: drives a real browser against a live server")
-
-
 def _require_chromium() -> None:
     if CHROMIUM.exists():
         return
