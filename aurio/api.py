@@ -37,6 +37,13 @@ class StaffSession(APIKeyCookie):
 
     param_name = settings.SESSION_COOKIE_NAME
 
+    def _get_key(self, request: HttpRequest) -> str | None:
+        # No session cookie: not this authenticator's business, so no CSRF
+        # verdict either; the client gets a 401 rather than "CSRF failed".
+        if self.param_name not in request.COOKIES:
+            return None
+        return super()._get_key(request)
+
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         user = request.user
         return user if user.is_authenticated else None

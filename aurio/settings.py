@@ -58,7 +58,8 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production-0123456789abcdef"
 
-# Invite links are derived from this key; rotating it invalidates every link.
+# Invite links are derived from this key; rotating it invalidates every link
+# (recruiters then use "Issue new links" in the admin).
 INVITE_TOKEN_KEY = envsecret("INVITE_TOKEN_KEY") or SECRET_KEY
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")

@@ -10,7 +10,7 @@ from django.utils.html import format_html
 
 from invites.models import Invite, InviteStatus
 from invites.repository import invites_with_videos
-from invites.services import invite_create, invite_extend, invite_revoke
+from invites.services import invite_create, invite_extend, invite_new_link, invite_revoke
 from videos.models import Video
 
 
@@ -71,7 +71,7 @@ class InviteAdmin(admin.ModelAdmin):
     list_filter = (StatusFilter, "videos__tag", "created_at", "expires_at")
     search_fields = ("email", "name")
     date_hierarchy = "created_at"
-    actions = ("revoke", "extend_7_days")
+    actions = ("revoke", "extend_7_days", "new_links")
     readonly_fields = (
         "candidate_link",
         "status_badge",
@@ -150,3 +150,11 @@ class InviteAdmin(admin.ModelAdmin):
         for invite in queryset:
             invite_extend(invite=invite, days=7)
         self.message_user(request, f"Extended {len(queryset)} invite(s) by 7 days.", messages.SUCCESS)
+
+    @admin.action(description="Issue new links (the old ones stop working)", permissions=["change"])
+    def new_links(self, request: HttpRequest, queryset: QuerySet[Invite]) -> None:
+        for invite in queryset:
+            invite_new_link(invite=invite)
+        self.message_user(
+            request, f"Issued {len(queryset)} new link(s); send them to the candidates.", messages.SUCCESS
+        )

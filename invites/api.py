@@ -4,6 +4,7 @@ import uuid
 from datetime import datetime
 
 from django.http import HttpRequest
+from django.utils import timezone
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import EmailStr, Field
@@ -67,6 +68,8 @@ def create_invite(request: HttpRequest, payload: InviteIn) -> Status:
     require_permission(request, "invites.add_invite")
     if payload.expiresAt is not None and payload.expiresAt.tzinfo is None:
         raise HttpError(422, "expiresAt: give a time zone, e.g. 2026-12-01T17:00:00Z.")
+    if payload.expiresAt is not None and payload.expiresAt <= timezone.now():
+        raise HttpError(422, "expiresAt: the deadline must be in the future.")
     invite = invite_create(
         email=payload.email, name=payload.name, expires_at=payload.expiresAt, created_by=request.user
     )

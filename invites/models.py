@@ -82,7 +82,8 @@ class Invite(models.Model):
 
     @property
     def token(self) -> str:
-        """The secret in the candidate's link; "" if INVITE_TOKEN_KEY changed since it was made."""
+        """The secret in the candidate's link; "" if INVITE_TOKEN_KEY changed since it was made
+        (the link is dead then; issue a new one)."""
         token = token_for_nonce(self.nonce)
         if self.token_hash and hash_token(token) != self.token_hash:
             return ""

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import hmac
+
 from django.db.models import Prefetch, QuerySet
 
-from invites.models import Invite, hash_token
+from invites.models import Invite, hash_token, token_for_nonce
 
 
 def invite_for_token(token: str) -> Invite | None:
-    """The invite a candidate's link points at, or None for an unknown token."""
+    """The invite a candidate's link points at, or None for an unknown token.
+
+    The token must also still derive from the invite's nonce under the current
+    INVITE_TOKEN_KEY, so rotating the key kills every link already sent.
+    """
     if not token or len(token) > 64:
         return None
-    return Invite.objects.filter(token_hash=hash_token(token)).first()
+    invite = Invite.objects.filter(token_hash=hash_token(token)).first()
+    if invite is None or not hmac.compare_digest(token_for_nonce(invite.nonce), token):
+        return None
+    return invite
 
 
 def invites_with_videos() -> QuerySet[Invite]:

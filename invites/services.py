@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from django.contrib.auth.models import AnonymousUser, User
 from django.utils import timezone
 
-from invites.models import Invite, default_expiry
+from invites.models import Invite, default_expiry, hash_token, new_nonce, token_for_nonce
 
 
 def invite_create(
@@ -24,6 +24,13 @@ def invite_create(
         expires_at=expires_at or default_expiry(),
         created_by=user,
     )
+
+
+def invite_new_link(*, invite: Invite) -> None:
+    """Replace the invite's link: the old one stops working at once."""
+    invite.nonce = new_nonce()
+    invite.token_hash = hash_token(token_for_nonce(invite.nonce))
+    invite.save(update_fields=["nonce", "token_hash"])
 
 
 def invite_revoke(*, invite: Invite) -> None:

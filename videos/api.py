@@ -14,6 +14,7 @@ from videos import services
 from videos.models import Status as VideoStatus
 from videos.models import Tag, Video
 from videos.repository import video_for_recruiter, videos_for_recruiter
+from videos.streaming import MissingFile
 from videos.streaming import stream_video as stream_response
 
 router = Router(tags=["videos"])
@@ -156,7 +157,10 @@ def get_video(request: HttpRequest, video_id: str) -> dict[str, object]:
 def stream_video(request: HttpRequest, video_id: str) -> HttpResponseBase:
     """The video's bytes, with HTTP Range (206/416), HEAD, ETag and If-Range."""
     require_permission(request, "videos.view_video")
-    return stream_response(request, _video_or_404(request, video_id))
+    try:
+        return stream_response(request, _video_or_404(request, video_id))
+    except MissingFile as exc:
+        raise HttpError(404, str(exc)) from exc
 
 
 @router.post("/videos/{video_id}/tag", auth=recruiter_auth, response=VideoOut)

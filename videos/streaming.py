@@ -8,9 +8,10 @@ there the body is a generator that reads exactly the range.
 
 from __future__ import annotations
 
+import logging
 import re
-from pathlib import PurePath
 from collections.abc import Iterator
+from pathlib import PurePath
 from typing import IO
 
 from django.core.files.storage import Storage
@@ -20,12 +21,18 @@ from django.utils.http import http_date, parse_http_date_safe
 
 from videos.models import Video
 
+log = logging.getLogger(__name__)
+
 CHUNK = 256 * 1024
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
 
 
 class Unsatisfiable(Exception):
     pass
+
+
+class MissingFile(Exception):
+    """The row exists but its file does not: `manage.py` reconcile territory."""
 
 
 def parse_range(header: str, size: int) -> tuple[int, int] | None:
@@ -43,15 +50,15 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
         return None
     if not first:  # suffix: the last N bytes
         length = int(last)
-        if length == 0:
+        if length == 0 or size == 0:
             raise Unsatisfiable
         return max(size - length, 0), size - 1
     start = int(first)
-    end = int(last) if last else size - 1
-    if end < start:
+    if last and int(last) < start:
         return None
     if start >= size:
         raise Unsatisfiable
+    end = int(last) if last else size - 1
     return start, min(end, size - 1)
 
 
@@ -132,7 +139,11 @@ def stream_video(request: HttpRequest, video: Video) -> HttpResponseBase:
 
     storage, name = video.file.storage, video.file.name or ""
     path = _local_path(storage, name)
-    f: IO[bytes] = open(path, "rb") if path else storage.open(name, "rb")  # noqa: SIM115
+    try:
+        f: IO[bytes] = open(path, "rb") if path else storage.open(name, "rb")  # noqa: SIM115
+    except FileNotFoundError as exc:
+        log.error("video %s: file %s is missing from storage", video.id, name)
+        raise MissingFile(f"This video's file is missing from storage ({video.id}).") from exc
     f.seek(start)
     response: HttpResponseBase
     if path and (status == 200 or _server_sends_length(request)):

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from invites.models import Invite, InviteStatus
+from invites.repository import invite_for_token
 from invites.services import invite_create, invite_revoke
 from videos.services import video_accept_upload
 
@@ -89,6 +90,15 @@ def test_extend_action(staff_client: Client, invite: Invite) -> None:
     staff_client.post(CHANGELIST, {"action": "extend_7_days", "_selected_action": [str(invite.pk)]})
     invite.refresh_from_db()
     assert invite.expires_at == deadline + timedelta(days=7)
+
+
+def test_new_link_action_replaces_the_link(staff_client: Client, invite: Invite) -> None:
+    old = invite.token
+    staff_client.post(CHANGELIST, {"action": "new_links", "_selected_action": [str(invite.pk)]})
+    invite.refresh_from_db()
+    assert invite.token and invite.token != old
+    assert invite_for_token(old) is None
+    assert invite_for_token(invite.token) == invite
 
 
 @pytest.mark.parametrize("status", [s.value for s in InviteStatus])

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.http import HttpResponse
 from django.test import Client, override_settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from pytest_django import DjangoAssertNumQueries, Settings
 
 from invites.models import Invite, InviteStatus, hash_token, token_for_nonce
 from invites.services import invite_create, invite_revoke
@@ -23,7 +26,7 @@ CONTRACT_FIELDS = {
 }  # fmt: skip
 
 
-def post_invite(client: Client, payload: dict[str, object]) -> object:
+def post_invite(client: Client, payload: dict[str, object]) -> HttpResponse:
     return client.post("/api/v1/invites", payload, content_type="application/json")
 
 
@@ -70,11 +73,11 @@ def test_created_invite_email_is_lowercased_and_trimmed(api: Client, db: None) -
     assert Invite.objects.get().email == "ada.lovelace@example.com"
 
 
-def test_created_invite_expires_by_default_after_the_configured_days(api: Client, settings: object) -> None:
+def test_created_invite_expires_by_default_after_the_configured_days(api: Client, settings: Settings) -> None:
     body = post_invite(api, {"email": "ada@example.com"}).json()
     expires = parse_datetime(body["expiresAt"])
     assert expires is not None
-    expected = timezone.now() + timedelta(days=settings.AURIO_INVITE_DAYS)  # type: ignore[attr-defined]
+    expected = timezone.now() + timedelta(days=settings.AURIO_INVITE_DAYS)
     assert abs(expires - expected) < timedelta(minutes=1)
 
 
@@ -123,6 +126,13 @@ def test_naive_expiry_is_refused(api: Client, db: None) -> None:
     assert Invite.objects.count() == 0
 
 
+def test_deadline_in_the_past_is_refused(api: Client, db: None) -> None:
+    response = post_invite(api, {"email": "ada@example.com", "expiresAt": "2020-01-01T00:00:00Z"})
+    assert response.status_code == 422
+    assert "future" in response.json()["detail"]
+    assert Invite.objects.count() == 0
+
+
 def test_unparseable_expiry_is_refused(api: Client, db: None) -> None:
     response = post_invite(api, {"email": "ada@example.com", "expiresAt": "next tuesday"})
     assert response.status_code == 422
@@ -166,10 +176,15 @@ def test_invite_list_shows_statuses(api: Client, recruiter: User) -> None:
     assert statuses == {"r@example.com": "revoked", "e@example.com": "expired", "o@example.com": "open"}
 
 
-def test_invite_list_names_the_latest_video(api: Client, invite: Invite, settings: object, tmp_path: object) -> None:
-    settings.STORAGES = {  # type: ignore[attr-defined]
-        **settings.STORAGES,  # type: ignore[attr-defined]
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": tmp_path}},
+def test_invite_list_names_the_latest_video(
+    api: Client, invite: Invite, settings: Settings, tmp_path: Path
+) -> None:
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path},
+        },
     }
     videos = []
     for age in (2, 1):
@@ -185,11 +200,11 @@ def test_invite_list_names_the_latest_video(api: Client, invite: Invite, setting
 
 
 def test_invite_list_uses_a_constant_number_of_queries(
-    api: Client, recruiter: User, django_assert_max_num_queries: object
+    api: Client, recruiter: User, django_assert_max_num_queries: DjangoAssertNumQueries
 ) -> None:
     for n in range(15):
         invite_create(email=f"c{n}@example.com", created_by=recruiter)
-    with django_assert_max_num_queries(6):  # type: ignore[operator]
+    with django_assert_max_num_queries(6):
         assert len(api.get("/api/v1/invites").json()) == 15
 
 
@@ -248,11 +263,13 @@ def test_token_derived_with_another_key_is_404(client: Client, invite: Invite) -
     assert client.get(f"/api/v1/invites/{forged}").status_code == 404
 
 
-def test_rotating_the_token_key_invalidates_old_links(client: Client, invite: Invite, settings: object) -> None:
+def test_rotating_the_token_key_invalidates_old_links(
+    client: Client, invite: Invite, settings: Settings
+) -> None:
     """settings.py: "Invite links are derived from this key; rotating it invalidates every link."
     That is the way to kill links leaked together with the key."""
     old_token = invite.token
-    settings.INVITE_TOKEN_KEY = "rotated-key"  # type: ignore[attr-defined]
+    settings.INVITE_TOKEN_KEY = "rotated-key"
     assert client.get(f"/api/v1/invites/{old_token}").status_code == 404
 
 

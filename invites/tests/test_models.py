@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from invites.models import Invite, InviteStatus, hash_token, token_for_nonce
 from invites.repository import invite_for_token
-from invites.services import invite_create, invite_extend, invite_revoke
+from invites.services import invite_create, invite_extend, invite_new_link, invite_revoke
 
 pytestmark = pytest.mark.django_db
 
@@ -38,9 +38,12 @@ def test_token_depends_on_the_server_key(invite: Invite) -> None:
     token = invite.token
     with override_settings(INVITE_TOKEN_KEY="another-key"):
         assert token_for_nonce(invite.nonce) != token
-        # Links already sent keep working, but the new key can't show them again.
-        assert invite_for_token(token) == invite
+        # Every link already sent dies with the old key, and none can be shown…
+        assert invite_for_token(token) is None
         assert Invite.objects.get(pk=invite.pk).link == ""
+        # …until a recruiter issues a new one.
+        invite_new_link(invite=invite)
+        assert invite_for_token(invite.token) == invite
 
 
 def test_link_can_be_shown_again_and_still_finds_the_invite(invite: Invite) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import av
 import pytest
+from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -27,7 +28,6 @@ from pytest_django import Settings
 from invites.models import Invite, InviteStatus
 from invites.services import invite_create, invite_revoke
 from videos.models import Status, Tag, Video, video_path
-from videos.tests.factories import make_video
 
 # --- helpers and fixtures -----------------------------------------------------
 
@@ -51,7 +51,11 @@ def stored_files(root: Path) -> list[Path]:
 
 
 def upload(
-    client: Client, invite: Invite, content: bytes, name: str = "answer.webm", content_type: str = "video/webm"
+    client: Client,
+    invite: Invite,
+    content: bytes,
+    name: str = "answer.webm",
+    content_type: str = "video/webm",
 ) -> HttpResponse:
     file = SimpleUploadedFile(name, content, content_type=content_type)
     return client.post(f"/api/v1/upload/{invite.token}", {"file": file})
@@ -98,12 +102,9 @@ def audio_only_webm(media_dir: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def one_second_webm(media_dir: Path) -> Path:
-    return make_video(media_dir / "one-second.webm", seconds=1, live=True, audio=False)
-
-
-def store_video(invite: Invite, content: bytes = b"\x1a\x45\xdf\xa3 not really a video", **fields: object) -> Video:
+def store_video(
+    invite: Invite, content: bytes = b"\x1a\x45\xdf\xa3 not really a video", **fields: object
+) -> Video:
     """A Video row with its file in storage, without going through the upload."""
     video = Video(
         id=uuid.uuid4(),
@@ -147,7 +148,9 @@ def test_recorder_webm_upload_stores_exactly_one_file_matching_the_row(
     assert len(stored) == video.size
 
 
-def test_recorder_webm_upload_gets_its_real_duration(client: Client, invite: Invite, recorder_webm: Path) -> None:
+def test_recorder_webm_upload_gets_its_real_duration(
+    client: Client, invite: Invite, recorder_webm: Path
+) -> None:
     upload(client, invite, recorder_webm.read_bytes())
     assert Video.objects.get().duration_seconds == pytest.approx(3.0, abs=0.25)
 
@@ -376,9 +379,7 @@ def test_second_upload_after_submission_is_refused(
     assert stored_files(media_root) == before
 
 
-def test_refused_upload_leaves_the_invite_usable(
-    client: Client, invite: Invite, recorder_webm: Path
-) -> None:
+def test_refused_upload_leaves_the_invite_usable(client: Client, invite: Invite, recorder_webm: Path) -> None:
     assert upload(client, invite, png_bytes()).status_code == 415
     assert upload(client, invite, recorder_webm.read_bytes()).status_code == 201
 
@@ -421,7 +422,7 @@ def test_database_failure_after_storing_removes_the_file_and_reopens_the_invite(
 # --- GET /videos ----------------------------------------------------------------
 
 
-def test_video_list_shows_every_video_newest_first(api: Client, invite: Invite, recruiter: object) -> None:
+def test_video_list_shows_every_video_newest_first(api: Client, invite: Invite, recruiter: User) -> None:
     other = invite_create(email="other@example.com", created_by=recruiter)
     older = store_video(invite, created_at=timezone.now() - timedelta(hours=1))
     newer = store_video(other)
@@ -430,7 +431,7 @@ def test_video_list_shows_every_video_newest_first(api: Client, invite: Invite, 
     assert [v["id"] for v in response.json()] == [str(newer.id), str(older.id)]
 
 
-def test_video_list_filters_by_invite(api: Client, invite: Invite, recruiter: object) -> None:
+def test_video_list_filters_by_invite(api: Client, invite: Invite, recruiter: User) -> None:
     other = invite_create(email="other@example.com", created_by=recruiter)
     mine = store_video(invite)
     store_video(other)
@@ -534,7 +535,9 @@ def test_tagging_with_a_non_json_body_is_a_4xx(api: Client, invite: Invite) -> N
 
 
 def test_tagging_an_unknown_video_is_404(api: Client, db: None) -> None:
-    response = api.post(f"/api/v1/videos/{uuid.uuid4()}/tag", {"tag": "pass"}, content_type="application/json")
+    response = api.post(
+        f"/api/v1/videos/{uuid.uuid4()}/tag", {"tag": "pass"}, content_type="application/json"
+    )
     assert response.status_code == 404
     assert response.json() == {"detail": "No such video."}
 
