@@ -98,3 +98,4 @@ def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpRespo
 
 api.add_router("", "invites.api.router")
 api.add_router("", "videos.api.router")
+api.add_router("", "uploads.api.router")

@@ -8,7 +8,7 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
-_TOKEN_IN_PATH = re.compile(r"(/(?:r|upload|invites)/)[A-Za-z0-9_-]{16,}")
+_TOKEN_IN_PATH = re.compile(r"(/(?:r|upload|uploads|tus|invites)/)[A-Za-z0-9_-]{16,}")
 
 
 def redact(text: str) -> str:

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "aurio",
     "invites",
     "videos",
+    "uploads",
 ]
 
 MIDDLEWARE = [
@@ -156,12 +157,30 @@ AURIO_MAX_DURATION_SECONDS = envint("AURIO_MAX_DURATION_SECONDS", "120")
 # Recorders overshoot a little when they stop at the limit.
 AURIO_DURATION_TOLERANCE_SECONDS = envint("AURIO_DURATION_TOLERANCE_SECONDS", "3")
 AURIO_INVITE_DAYS = envint("AURIO_INVITE_DAYS", "14")
+# How many takes a candidate may start on one invite (the server counts them).
+AURIO_MAX_ATTEMPTS = envint("AURIO_MAX_ATTEMPTS", "3")
+# Resumable (tus) uploads not finished within this many hours are discarded.
+AURIO_UPLOAD_EXPIRY_HOURS = envint("AURIO_UPLOAD_EXPIRY_HOURS", "24")
 
 # --- API --------------------------------------------------------------------
 CORS_ALLOWED_ORIGINS = envlist("CORS_ALLOWED_ORIGINS")
 CORS_URLS_REGEX = r"^/api/v1/.*$"
-CORS_ALLOW_HEADERS = ("authorization", "content-type", "range", "if-range")
-CORS_EXPOSE_HEADERS = ("content-range", "accept-ranges", "content-length", "etag")
+_TUS_HEADERS = ("tus-resumable", "upload-length", "upload-offset", "upload-metadata", "upload-checksum")
+CORS_ALLOW_HEADERS = ("authorization", "content-type", "range", "if-range", *_TUS_HEADERS)
+CORS_ALLOW_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST")
+CORS_EXPOSE_HEADERS = (
+    "content-range",
+    "accept-ranges",
+    "content-length",
+    "etag",
+    "location",
+    "upload-expires",
+    "tus-version",
+    "tus-extension",
+    "tus-max-size",
+    "tus-checksum-algorithm",
+    *_TUS_HEADERS,
+)
 
 # --- Security ---------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -10,6 +10,7 @@ admin.site.index_title = "Screening"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/v1/tus/", include("uploads.urls")),
     path("api/v1/", api.urls),
     path("healthz", healthz, name="healthz"),
     path("", include("invites.urls")),

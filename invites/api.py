@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Router, Schema, Status
@@ -12,7 +13,8 @@ from pydantic import EmailStr, Field
 from aurio.api import recruiter_auth, require_permission
 from invites.models import Invite, InviteStatus
 from invites.repository import invite_for_token, invites_with_videos
-from invites.services import invite_create, invite_mark_opened
+from invites.services import invite_create, invite_mark_opened, invite_start_take
+from videos.services import UploadRefused, check_invite_accepts_upload
 
 router = Router(tags=["invites"])
 
@@ -43,6 +45,18 @@ class TokenCheckOut(Schema):
     status: InviteStatus
     canSubmit: bool
     expiresAt: datetime
+    takesUsed: int
+    maxTakes: int
+
+
+class TakeOut(Schema):
+    take: int
+    maxTakes: int
+    takesLeft: int
+
+
+class Error(Schema):
+    detail: str
 
 
 def invite_out(invite: Invite) -> dict[str, object]:
@@ -100,4 +114,26 @@ def check_invite(request: HttpRequest, token: str) -> dict[str, object]:
         "status": invite.status,
         "canSubmit": invite.is_usable,
         "expiresAt": invite.expires_at,
+        "takesUsed": invite.takes,
+        "maxTakes": settings.AURIO_MAX_ATTEMPTS,
     }
+
+
+@router.post(
+    "/invites/{token}/takes", response={201: TakeOut, 403: Error, 404: Error, 409: Error, 410: Error}
+)
+def start_take(request: HttpRequest, token: str) -> Status:
+    """The candidate starts a recording (or picks a file): the server counts takes
+    and refuses more than AURIO_MAX_ATTEMPTS."""
+    invite = invite_for_token(token)
+    if invite is None:
+        raise HttpError(404, "This link is not valid.")
+    try:
+        check_invite_accepts_upload(invite)
+    except UploadRefused as exc:
+        raise HttpError(exc.status, exc.detail) from exc
+    take = invite_start_take(invite=invite)
+    limit = settings.AURIO_MAX_ATTEMPTS
+    if take is None:
+        raise HttpError(403, f"You have used all {limit} takes for this invitation.")
+    return Status(201, {"take": take, "maxTakes": limit, "takesLeft": limit - take})

@@ -67,6 +67,9 @@ class Invite(models.Model):
     opened_at = models.DateTimeField(null=True, blank=True, editable=False)
     submitted_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    takes = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Recordings the candidate started."
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import F
 from django.utils import timezone
 
 from invites.models import Invite, default_expiry, hash_token, new_nonce, token_for_nonce
@@ -50,6 +52,15 @@ def invite_mark_opened(*, invite: Invite) -> None:
     if invite.opened_at is None:
         Invite.objects.filter(pk=invite.pk, opened_at__isnull=True).update(opened_at=timezone.now())
         invite.refresh_from_db(fields=["opened_at"])
+
+
+def invite_start_take(*, invite: Invite) -> int | None:
+    """Count a new recording; the take's number, or None when none are left."""
+    started = Invite.objects.filter(pk=invite.pk, takes__lt=settings.AURIO_MAX_ATTEMPTS).update(
+        takes=F("takes") + 1
+    )
+    invite.refresh_from_db(fields=["takes"])
+    return invite.takes if started else None
 
 
 def invite_claim_submission(*, invite: Invite) -> bool:

@@ -29,9 +29,15 @@ def record(request: HttpRequest, token: str) -> HttpResponse:
     context = {
         "invite": invite,
         "upload_url": reverse("api:upload_video", args=[token]),
+        "tus_url": reverse("uploads:uploads", args=[token]),
+        # The upload's id goes between the two halves.
+        "finish_url_prefix": reverse("api:finish_upload", args=[token, "ID"]).split("ID")[0],
+        "takes_url": reverse("api:start_take", args=[token]),
         "done_url": reverse("invites:done", args=[token]),
         "max_seconds": settings.AURIO_MAX_DURATION_SECONDS,
         "max_bytes": settings.AURIO_MAX_UPLOAD_BYTES,
+        "max_takes": settings.AURIO_MAX_ATTEMPTS,
+        "takes_used": invite.takes,
     }
     return render(request, "invites/record.html", context)
 
