@@ -71,3 +71,15 @@ def api(recruiter: User, token_for: Callable[[User], str]) -> Client:
 def staff_client(client: Client, recruiter: User) -> Client:
     client.force_login(recruiter)
     return client
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Remove the throwaway data folder that aurio.settings_test made."""
+    import shutil
+    import tempfile
+
+    from django.conf import settings
+
+    data_dir = Path(settings.DATA_DIR)
+    if data_dir.name.startswith("aurio-test-") and data_dir.parent == Path(tempfile.gettempdir()):
+        shutil.rmtree(data_dir, ignore_errors=True)

@@ -9,8 +9,8 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("WEB_THREADS", "8"))
 timeout = 120
 graceful_timeout = 30
-# Media goes out with sendfile(2): see videos/streaming.py.
-sendfile = True
+# sendfile(2) stays on (gunicorn's default): see videos/streaming.py. Setting
+# `sendfile` here at all, even to True, turns it off.
 accesslog = "-" if os.environ.get("ACCESS_LOG", "true").lower() == "true" else None
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(L)ss'
 # Candidate links carry their token in the path: the logger redacts it.

@@ -49,7 +49,9 @@ def recipe_for(target_bytes: int, max_seconds: float) -> Recipe:
     return Recipe(max_seconds, width, height, rate, bitrate)
 
 
-def clip(recipe: Recipe, *, cache: bool = True, workdir: Path | None = None) -> tuple[Path, dict[str, object]]:
+def clip(
+    recipe: Recipe, *, cache: bool = True, workdir: Path | None = None
+) -> tuple[Path, dict[str, object]]:
     """Make (or reuse) the clip; returns its path and a description."""
     folder = CACHE if cache else (workdir or CACHE)
     folder.mkdir(parents=True, exist_ok=True)

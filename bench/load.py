@@ -25,13 +25,22 @@ def run_wrk(
     threads = max(1, min(2, concurrency))
     argv = [
         wrk,
-        "-t", str(threads),
-        "-c", str(concurrency),
-        "-d", f"{max(1, round(duration))}s",
-        "--timeout", "30s",
-        "-s", str(LUA),
+        "-t",
+        str(threads),
+        "-c",
+        str(concurrency),
+        "-d",
+        f"{max(1, round(duration))}s",
+        "--timeout",
+        "30s",
+        "-s",
+        str(LUA),
         f"http://{HOST}:{port}{path}",
-        "--", path, auth, str(size), str(chunk),
+        "--",
+        path,
+        auth,
+        str(size),
+        str(chunk),
     ]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
     line = next((ln for ln in result.stdout.splitlines() if ln.startswith("WRK_JSON ")), None)

@@ -92,7 +92,9 @@ class Server:
             except (urllib.error.URLError, OSError) as exc:
                 last = exc
             time.sleep(0.1)
-        raise RuntimeError(f"{self.name} did not answer {url} within {timeout:.0f}s ({last}); log:\n{tail(self.log)}")
+        raise RuntimeError(
+            f"{self.name} did not answer {url} within {timeout:.0f}s ({last}); log:\n{tail(self.log)}"
+        )
 
     def group(self) -> list[int]:
         """Pids in the server's process group (its id is the server's pid)."""
@@ -151,22 +153,59 @@ class Server:
         return found
 
 
+# No control socket: gunicorn's default one is shared (~/.gunicorn/gunicorn.ctl) and
+# would take over that of a gunicorn already running on this machine.
+GUNICORN_FLAGS = ["aurio.wsgi", "-k", "gthread", "--no-control-socket"]
+
+
+def gunicorn_sendfile(venv: Path, config: Path, env: Mapping[str, str]) -> bool | None:
+    """Whether gunicorn itself, with this config, will use sendfile(2) (its own `cfg.sendfile`)."""
+    code = (
+        "import sys\n"
+        "from gunicorn.app.wsgiapp import WSGIApplication\n"
+        f"sys.argv = ['gunicorn', '-c', {str(config)!r}, 'aurio.wsgi']\n"
+        "print(WSGIApplication('%(prog)s [OPTIONS] [APP_MODULE]').cfg.sendfile)\n"
+    )
+    try:
+        result = subprocess.run(
+            [str(venv / "bin" / "python"), "-c", code],
+            cwd=REPO,
+            env=dict(env),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    last = result.stdout.strip().splitlines()[-1:] or [""]
+    return {"True": True, "False": False}.get(last[0])
+
+
 def start_gunicorn(
-    *, name: str, venv: Path, env: Mapping[str, str], port: int, workers: int, threads: int, log: Path,
-    config: Path | None,
+    *,
+    name: str,
+    venv: Path,
+    env: Mapping[str, str],
+    port: int,
+    workers: int,
+    threads: int,
+    log: Path,
+    config: Path,
 ) -> Server:
-    argv = [str(venv / "bin" / "gunicorn")]
-    # Without -c gunicorn would read ./gunicorn.conf.py anyway; say which one.
-    argv += ["-c", str(config)] if config else ["-c", os.devnull]
+    argv = [str(venv / "bin" / "gunicorn"), "-c", str(config), *GUNICORN_FLAGS]
     argv += [
-        "aurio.wsgi",
-        "-k", "gthread",
-        "--threads", str(threads),
-        "-w", str(workers),
-        "-b", f"{HOST}:{port}",
-        "--graceful-timeout", "5",
-        "--timeout", "120",
-        "--error-logfile", "-",
+        "--threads",
+        str(threads),
+        "-w",
+        str(workers),
+        "-b",
+        f"{HOST}:{port}",
+        "--graceful-timeout",
+        "5",
+        "--timeout",
+        "120",
+        "--error-logfile",
+        "-",
     ]
     return Server(name, argv, env, log)
 

@@ -22,12 +22,14 @@ import platform
 import secrets
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import traceback
 import urllib.request
+from collections.abc import Iterable
 from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
@@ -48,10 +50,11 @@ RESULTS = REPO / "bench" / "results"
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="short runs and a 10/50 MB upload pair (about a minute)")
+    p.add_argument("--quick", action="store_true", help="short runs, a 10/50 MB upload pair (about a minute)")
     p.add_argument("--only", choices=["stream", "upload"], help="run one benchmark only")
-    p.add_argument("--duration", type=float, help="seconds per measured load run (default 10, quick 3)")
-    p.add_argument("--warmup", type=float, help="seconds of unrecorded load before each run (default 2, quick 1)")
+    p.add_argument("--duration", type=float, help="seconds per measured load run (default 5, quick 3)")
+    p.add_argument("--repeat", type=int, help="rounds of runs; the median is reported (default 3, quick 1)")
+    p.add_argument("--warmup", type=float, help="unrecorded load before each run, s (default 2, quick 1)")
     p.add_argument("--concurrency", type=int, default=8, help="open connections during load (default 8)")
     p.add_argument("--range-bytes", type=int, default=MIB, help="size of each Range request (default 1 MiB)")
     p.add_argument("--stream-mb", type=float, help="size of the streamed video in MB (default 30, quick 15)")
@@ -70,17 +73,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--output", type=Path, default=RESULTS / "latest.json", help="where to write the JSON")
     p.add_argument("--max-seconds", type=int, default=900, help="hard stop for the whole run (default 900)")
     args = p.parse_args(argv)
-    args.duration = args.duration if args.duration is not None else (3.0 if args.quick else 10.0)
+    args.duration = args.duration if args.duration is not None else (3.0 if args.quick else 5.0)
+    args.repeat = args.repeat if args.repeat is not None else (1 if args.quick else 3)
     args.warmup = args.warmup if args.warmup is not None else (1.0 if args.quick else 2.0)
     args.stream_mb = args.stream_mb if args.stream_mb is not None else (15.0 if args.quick else 30.0)
     sizes = args.upload_mb or ("10,50" if args.quick else "10,200")
     args.upload_sizes = [round(float(s) * MB) for s in sizes.split(",") if s.strip()]
-    if args.duration <= 0 or args.duration > 300 or args.concurrency < 1 or args.concurrency > 256:
-        p.error("--duration must be in (0, 300] and --concurrency in [1, 256]")
+    if not (0 < args.duration <= 300 and 1 <= args.repeat <= 20 and 1 <= args.concurrency <= 256):
+        p.error("--duration must be in (0, 300], --repeat in [1, 20] and --concurrency in [1, 256]")
     return args
 
 
 # --- helpers ------------------------------------------------------------------
+
+
+def median(values: Iterable[float]) -> float:
+    return statistics.median(list(values))
 
 
 def say(message: str = "") -> None:
@@ -90,7 +98,7 @@ def say(message: str = "") -> None:
 def run_checked(argv: list[str], env: dict[str, str], timeout: float) -> str:
     result = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
     if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        raise RuntimeError(f"{' '.join(argv)} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
     return result.stdout
 
 
@@ -114,7 +122,7 @@ def machine() -> dict[str, object]:
     with contextlib.suppress(OSError, ValueError, IndexError):
         mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024
     commit = version(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
-    return {"cpus": os.cpu_count(), "cpu": cpu, "memory_mb": mem, "kernel": platform.release(), "commit": commit}
+    return {"cpus": os.cpu_count(), "cpu": cpu, "memory_mb": mem, "kernel": platform.release(), "git": commit}
 
 
 def get_json(url: str, headers: dict[str, str]) -> dict[str, object]:
@@ -137,18 +145,23 @@ class Bench:
         self.tmp = tmp
         self.stack = stack
         self.venv = REPO / ".venv"
-        self.python = str(self.venv / "bin" / "python") if (self.venv / "bin" / "python").exists() else sys.executable
         if not (self.venv / "bin" / "gunicorn").exists():
             self.venv = Path(sys.executable).parent.parent
+        self.python = str(self.venv / "bin" / "python")
         self.data = tmp / "data"
         self.logs = tmp / "logs"
         for folder in (self.data, self.logs, tmp / "uploads"):
             folder.mkdir(parents=True)
         self.servers: list[procs.Server] = []
-        config = args.gunicorn_config
-        self.gunicorn_config = None if config == "none" else Path(config)
-        if self.gunicorn_config is not None and not self.gunicorn_config.exists():
-            self.gunicorn_config = None
+        # gunicorn reads ./gunicorn.conf.py unless told otherwise: always name one.
+        config = Path(args.gunicorn_config) if args.gunicorn_config != "none" else None
+        if config is None or not config.exists():
+            config = tmp / "gunicorn-empty.conf.py"
+            config.write_text("# command-line settings only\n")
+            self.config_label = "none (command line only)"
+        else:
+            self.config_label = str(config.relative_to(REPO) if config.is_relative_to(REPO) else config)
+        self.gunicorn_config = config
         largest = max(args.upload_sizes, default=0)
         self.env = {
             **{k: v for k, v in os.environ.items() if k not in ("SECRET_KEY_FILE", "DATABASE_URL")},
@@ -166,13 +179,22 @@ class Bench:
         }
         self.key = ""
         self.invites: list[str] = []
+        self.sendfile = procs.gunicorn_sendfile(self.venv, self.gunicorn_config, self.env)
+        say(f"gunicorn config: {self.config_label}; gunicorn will use sendfile(2): {self.sendfile}")
+        if self.sendfile is False:
+            say(
+                "  WARNING: with this config gunicorn never calls sendfile(2): every response is read and\n"
+                "  written in Python, and a 206 reads the file to its end. gunicorn treats any value of its\n"
+                "  `sendfile` setting, even True, as 'disable'; leave it unset to keep sendfile on."
+            )
 
     # set-up
 
     def prepare(self, invites: int) -> None:
         say("Set-up: migrate, a superuser with an API token, invites")
         run_checked([self.python, "manage.py", "migrate", "--noinput", "-v0"], self.env, timeout=120)
-        out = run_checked([self.python, str(REPO / "bench" / "appsetup.py"), str(invites)], self.env, timeout=60)
+        script = str(REPO / "bench" / "appsetup.py")
+        out = run_checked([self.python, script, str(invites)], self.env, timeout=60)
         info = json.loads(out.strip().splitlines()[-1])
         self.key = info["key"]
         self.invites = list(info["invites"])
@@ -228,7 +250,7 @@ class Bench:
         aurio_path = f"/api/v1/videos/{video_id}/stream"
         nginx_path = f"/media/videos/{video_id}/{stored_path.name}"
         if args.range_bytes >= size:
-            raise RuntimeError(f"--range-bytes {args.range_bytes} must be smaller than the video ({size} bytes)")
+            raise RuntimeError(f"--range-bytes {args.range_bytes} is not smaller than the video ({size} B)")
 
         nginx_bin = procs.ensure_tool(
             "nginx", "nginx-light", install=not args.no_install, candidates=["/usr/sbin/nginx"]
@@ -239,8 +261,12 @@ class Bench:
         else:
             nport = procs.free_port()
             nginx = procs.start_nginx(
-                nginx=nginx_bin, prefix=self.tmp / "nginx", media=self.data / "media", port=nport,
-                workers=args.workers, log=self.logs / "nginx.log",
+                nginx=nginx_bin,
+                prefix=self.tmp / "nginx",
+                media=self.data / "media",
+                port=nport,
+                workers=args.workers,
+                log=self.logs / "nginx.log",
             )
             self.servers.append(nginx)
             self.stack.callback(nginx.stop)
@@ -257,46 +283,69 @@ class Bench:
             status, body = fetch(f"http://{procs.HOST}:{tport}{tpath}", headers)
             if status != 206 or body != expected[first : first + args.range_bytes]:
                 raise RuntimeError(f"{name}: Range GET gave {status} and {len(body)} bytes that do not match")
-            status, body = fetch(f"http://{procs.HOST}:{tport}{tpath}", {"Authorization": tauth} if tauth else {})
+            headers = {"Authorization": tauth} if tauth else {}
+            status, body = fetch(f"http://{procs.HOST}:{tport}{tpath}", headers)
             if status != 200 or body != expected:
                 raise RuntimeError(f"{name}: whole GET gave {status} and {len(body)} bytes that do not match")
         del expected
 
         client = self.load_client()
         say(
-            f"  file {size / MB:.1f} MB; {args.concurrency} connections, {args.duration:g}s per run "
-            f"(+{args.warmup:g}s warm-up); client {client}"
+            f"  file {size / MB:.1f} MB; {args.concurrency} connections; {args.repeat} round(s) of "
+            f"{args.duration:g}s per server and request kind (+{args.warmup:g}s warm-up); client {client}"
         )
+        modes = (("whole file", 0), (f"{args.range_bytes // 1024} KiB range", args.range_bytes))
+        runs: dict[tuple[str, str], list[dict[str, float]]] = {}
+        for round_no in range(args.repeat):
+            for mode, chunk in modes:
+                # Alternate who goes first, so drift on a shared machine hits both alike.
+                for name, tport, tpath, tauth in targets if round_no % 2 == 0 else targets[::-1]:
+                    spec = {
+                        "port": tport,
+                        "path": tpath,
+                        "auth": tauth,
+                        "size": size,
+                        "chunk": chunk,
+                        "concurrency": args.concurrency,
+                    }
+                    if round_no == 0 and args.warmup > 0:
+                        self.load(client, duration=args.warmup, **spec)
+                    for s in self.servers:
+                        s.check_alive()
+                    m = self.load(client, duration=args.duration, **spec)
+                    seconds = float(m["seconds"]) or 1.0
+                    run = {
+                        "requests": m["requests"],
+                        "errors": m["errors"],
+                        "requests_per_s": m["requests"] / seconds,
+                        "mb_per_s": m["bytes"] / seconds / MB,
+                        "latency_p50_ms": m["latency_p50_ms"],
+                        "latency_p99_ms": m["latency_p99_ms"],
+                    }
+                    runs.setdefault((name, mode), []).append(run)
+                    say(
+                        f"  round {round_no + 1}: {name:<6} {mode:<16} {run['requests_per_s']:>8.1f} req/s "
+                        f"{run['mb_per_s']:>8.1f} MB/s  p50 {run['latency_p50_ms']:.1f} ms  "
+                        f"p99 {run['latency_p99_ms']:.1f} ms  errors {int(run['errors'])}"
+                    )
         rows: list[dict[str, object]] = []
-        for mode, chunk in (("whole file", 0), (f"{args.range_bytes // 1024} KiB range", args.range_bytes)):
-            for name, tport, tpath, tauth in targets:
-                spec = {
-                    "port": tport, "path": tpath, "auth": tauth, "size": size, "chunk": chunk,
-                    "concurrency": args.concurrency,
-                }
-                if args.warmup > 0:
-                    self.load(client, duration=args.warmup, **spec)
-                for s in self.servers:
-                    s.check_alive()
-                measured = self.load(client, duration=args.duration, **spec)
-                seconds = float(measured["seconds"]) or 1.0
-                row = {
+        for (name, mode), measured in runs.items():
+            rows.append(
+                {
                     "server": name,
                     "mode": mode,
-                    "requests": int(measured["requests"]),
-                    "errors": int(measured["errors"]),
-                    "requests_per_s": round(measured["requests"] / seconds, 1),
-                    "mb_per_s": round(measured["bytes"] / seconds / MB, 1),
-                    "latency_p50_ms": round(float(measured["latency_p50_ms"]), 2),
-                    "latency_p99_ms": round(float(measured["latency_p99_ms"]), 2),
+                    "requests": int(sum(r["requests"] for r in measured)),
+                    "errors": int(sum(r["errors"] for r in measured)),
+                    "requests_per_s": round(median(r["requests_per_s"] for r in measured), 1),
+                    "mb_per_s": round(median(r["mb_per_s"] for r in measured), 1),
+                    "latency_p50_ms": round(median(r["latency_p50_ms"] for r in measured), 2),
+                    "latency_p99_ms": round(median(r["latency_p99_ms"] for r in measured), 2),
+                    "requests_per_s_runs": [round(r["requests_per_s"], 1) for r in measured],
                 }
-                rows.append(row)
-                say(
-                    f"  {name:<6} {mode:<16} {row['requests_per_s']:>9} req/s {row['mb_per_s']:>9} MB/s  "
-                    f"p50 {row['latency_p50_ms']} ms  p99 {row['latency_p99_ms']} ms  errors {row['errors']}"
-                )
+            )
+        rows.sort(key=lambda r: ([m for m, _ in modes].index(str(r["mode"])), str(r["server"])))
         ratios = {}
-        for mode in dict.fromkeys(str(r["mode"]) for r in rows):
+        for mode, _ in modes:
             by = {r["server"]: r for r in rows if r["mode"] == mode}
             if "aurio" in by and "nginx" in by and float(str(by["nginx"]["requests_per_s"])) > 0:
                 ratios[mode] = round(
@@ -307,9 +356,16 @@ class Bench:
             "client": client,
             "concurrency": args.concurrency,
             "duration_s": args.duration,
+            "rounds": args.repeat,
             "warmup_s": args.warmup,
+            "statistic": "median over rounds",
             "range_bytes": args.range_bytes,
-            "gunicorn": {"workers": args.workers, "threads": args.threads, "config": str(self.gunicorn_config)},
+            "gunicorn": {
+                "workers": args.workers,
+                "threads": args.threads,
+                "config": self.config_label,
+                "sendfile": self.sendfile,
+            },
             "nginx": {"workers": args.workers, "sendfile": True, "access_log": False} if nginx_bin else None,
             "rows": rows,
             "aurio_over_nginx": ratios,
@@ -337,8 +393,9 @@ class Bench:
         say("\n== Upload memory: peak RSS of the one gunicorn worker ==")
         sizes = self.args.upload_sizes
         made = [self.make_clip(size) for size in sizes]
-        warm_path, _ = clips.clip(clips.Recipe(2, 640, 360, 30, 1_000_000), cache=not self.args.no_cache,
-                                  workdir=self.tmp)
+        warm_path, _ = clips.clip(
+            clips.Recipe(2, 640, 360, 30, 1_000_000), cache=not self.args.no_cache, workdir=self.tmp
+        )
         server, port = self.gunicorn("gunicorn-upload", 1)
         worker = self.only_worker(server)
         # One small upload first, so every measured upload finds the worker
@@ -381,7 +438,7 @@ class Bench:
                 f"{difference:+} MiB"
             )
         return {
-            "gunicorn": {"workers": 1, "threads": self.args.threads, "config": str(self.gunicorn_config)},
+            "gunicorn": {"workers": 1, "threads": self.args.threads, "config": self.config_label},
             "baseline_rss_mib": round(baseline / 1024, 1),
             "rows": rows,
             "peak_difference_mib": difference,
@@ -445,7 +502,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     results: dict[str, object] = {
         "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "command": " ".join([Path(sys.executable).name, "bench/run.py", *(argv if argv is not None else sys.argv[1:])]),
+        "command": " ".join(["python", "bench/run.py", *(argv if argv is not None else sys.argv[1:])]),
         "machine": machine(),
     }
     tmp = Path(tempfile.mkdtemp(prefix="aurio-bench-"))
@@ -461,7 +518,7 @@ def main(argv: list[str] | None = None) -> int:
                 "wrk": version(["wrk", "-v"]) if shutil.which("wrk") else "absent",
             }
             parts = [args.only] if args.only else ["stream", "upload"]
-            invites = (1 if "stream" in parts else 0) + (1 + len(args.upload_sizes) if "upload" in parts else 0)
+            invites = 1 + (1 + len(args.upload_sizes) if "upload" in parts else 0)
             bench.prepare(invites)
             if "stream" in parts:
                 results["streaming"] = bench.streaming()
@@ -484,8 +541,10 @@ def main(argv: list[str] | None = None) -> int:
     print_tables(results)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
-    say(f"\nWrote {args.output.relative_to(REPO) if args.output.is_relative_to(REPO) else args.output}"
-        f" in {results['seconds']}s{' (with an error)' if status else ''}")
+    say(
+        f"\nWrote {args.output.relative_to(REPO) if args.output.is_relative_to(REPO) else args.output}"
+        f" in {results['seconds']}s{' (with an error)' if status else ''}"
+    )
     return status
 
 

@@ -96,7 +96,10 @@ def upload(port: int, token: str, path: Path, timeout: float = 600) -> tuple[int
             "POST",
             f"/api/v1/upload/{token}",
             body=body(),
-            headers={"Content-Type": f"multipart/form-data; boundary={boundary}", "Content-Length": str(length)},
+            headers={
+                "Content-Type": f"multipart/form-data; boundary={boundary}",
+                "Content-Length": str(length),
+            },
         )
         response = conn.getresponse()
         raw = response.read()

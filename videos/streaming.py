@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
 from pathlib import PurePath
 from typing import IO
 
 from django.core.files.storage import Storage
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date, parse_http_date_safe
 
@@ -72,22 +71,33 @@ def _if_range_allows(request: HttpRequest, etag: str, last_modified: int) -> boo
     return parse_http_date_safe(value) == last_modified
 
 
-def _server_sends_length(request: HttpRequest) -> bool:
-    """Does this server's wsgi.file_wrapper stop at Content-Length (gunicorn's does)?"""
-    wrapper = request.META.get("wsgi.file_wrapper")
-    return getattr(wrapper, "__module__", "").startswith("gunicorn.")
+class RangeFile:
+    """The seeked file, ending where the range ends.
 
+    gunicorn's sendfile path takes fileno() and sends Content-Length bytes
+    from the current offset (zero-copy); every other path (wsgiref under
+    runserver, gunicorn without sendfile, TLS) reads until read() returns
+    nothing, which here is the end of the range, not of the file. No seek()
+    or tell(), so FileResponse leaves Content-Length to the view.
+    """
 
-def _read_range(f: IO[bytes], length: int) -> Iterator[bytes]:
-    try:
-        while length > 0:
-            chunk = f.read(min(CHUNK, length))
-            if not chunk:
-                break
-            length -= len(chunk)
-            yield chunk
-    finally:
-        f.close()
+    def __init__(self, f: IO[bytes], length: int) -> None:
+        self._file = f
+        self._left = length
+        self.name = getattr(f, "name", "")
+
+    def read(self, size: int = -1) -> bytes:
+        if self._left <= 0:
+            return b""
+        data = self._file.read(self._left if size < 0 else min(size, self._left))
+        self._left -= len(data)
+        return data
+
+    def fileno(self) -> int:
+        return self._file.fileno()
+
+    def close(self) -> None:
+        self._file.close()
 
 
 def _local_path(storage: Storage, name: str) -> str | None:
@@ -145,14 +155,9 @@ def stream_video(request: HttpRequest, video: Video) -> HttpResponseBase:
         log.error("video %s: file %s is missing from storage", video.id, name)
         raise MissingFile(f"This video's file is missing from storage ({video.id}).") from exc
     f.seek(start)
-    response: HttpResponseBase
-    if path and (status == 200 or _server_sends_length(request)):
-        response = FileResponse(f, status=status, content_type=video.content_type)
-    else:
-        response = StreamingHttpResponse(
-            _read_range(f, length), status=status, content_type=video.content_type
-        )
-    # Set last: FileResponse fills in its own disposition and the file's remaining length.
+    response = FileResponse(RangeFile(f, length), status=status, content_type=video.content_type)
+    response.block_size = CHUNK  # for servers that copy rather than sendfile
+    # Set last: FileResponse fills in a disposition of its own.
     for key, value in headers.items():
         response[key] = value
     response["Content-Length"] = str(length)
