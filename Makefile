@@ -21,17 +21,23 @@ dev-venv: $(VENV)/.dev-installed
 $(DATA)/secret-key: | venv
 	mkdir -p $(DATA) && umask 077 && $(PY) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
 
-# Install, migrate, make the first recruiter if there is none, serve on :8000.
+# Install, migrate, make the first recruiter if there is none, then serve on
+# :8000 with the background worker beside it (scripts/serve stops both together).
 # (manage.py finds the generated key in data/secret-key by itself.)
 run: venv $(DATA)/secret-key
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py ensure_recruiter
-	$(VENV)/bin/gunicorn -c gunicorn.conf.py aurio.wsgi
+	VENV=$(VENV) scripts/serve
+
+# The whole suite twice: on SQLite, then on PostgreSQL (started if none answers).
+POSTGRES_TEST_URL ?= postgres://postgres:postgres@127.0.0.1:5432/aurio
 
 test: dev-venv lint typecheck
 	scripts/install-test-deps
 	$(PY) -m pytest
+	scripts/ensure-postgres
+	DATABASE_URL=$(POSTGRES_TEST_URL) $(PY) -m pytest
 
 lint: dev-venv
 	$(VENV)/bin/ruff check .

@@ -7,6 +7,7 @@ Every variable is documented in ``.env.example``.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -80,6 +81,7 @@ INSTALLED_APPS = [
     "invites",
     "videos",
     "uploads",
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -122,12 +124,44 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-STORAGES = {
-    # Private: nothing can build a public link to a video.
-    "default": {
-        "BACKEND": "aurio.storage.PrivateFileSystemStorage",
-        "OPTIONS": {"location": DATA_DIR / "media"},
+# Media storage. "local": a private folder (nothing can build a public link to
+# a video). "s3": a private S3 or S3-compatible bucket; playback redirects to
+# short-lived presigned URLs. AURIO_STORAGE picks which one is "default";
+# both stay addressable by name for `manage.py copy_media --from local --to s3`.
+_LOCAL_MEDIA = {
+    "BACKEND": "aurio.storage.PrivateFileSystemStorage",
+    "OPTIONS": {"location": DATA_DIR / "media"},
+}
+_S3_MEDIA = {
+    "BACKEND": "storages.backends.s3.S3Storage",
+    "OPTIONS": {
+        "bucket_name": os.environ.get("AWS_STORAGE_BUCKET_NAME", ""),
+        "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
+        "region_name": os.environ.get("AWS_S3_REGION_NAME") or None,
+        "access_key": envsecret("AWS_ACCESS_KEY_ID") or None,
+        "secret_key": envsecret("AWS_SECRET_ACCESS_KEY") or None,
+        "default_acl": None,  # the bucket's own (private) policy
+        "querystring_auth": True,
+        "querystring_expire": envint("AWS_QUERYSTRING_EXPIRE", "300"),
+        "file_overwrite": False,
+        "signature_version": "s3v4",
+        "addressing_style": os.environ.get("AWS_S3_ADDRESSING_STYLE") or None,
+        "object_parameters": (
+            {"ServerSideEncryption": os.environ["AWS_S3_SERVER_SIDE_ENCRYPTION"]}
+            if os.environ.get("AWS_S3_SERVER_SIDE_ENCRYPTION")
+            else {}
+        ),
     },
+}
+AURIO_STORAGE = os.environ.get("AURIO_STORAGE", "local")
+if AURIO_STORAGE not in ("local", "s3"):
+    raise ImproperlyConfigured(f"AURIO_STORAGE must be 'local' or 's3', got {AURIO_STORAGE!r}")
+if AURIO_STORAGE == "s3" and not _S3_MEDIA["OPTIONS"]["bucket_name"]:  # type: ignore[index]
+    raise ImproperlyConfigured("AURIO_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME.")
+STORAGES = {
+    "default": _S3_MEDIA if AURIO_STORAGE == "s3" else _LOCAL_MEDIA,
+    "local": _LOCAL_MEDIA,
+    **({"s3": _S3_MEDIA} if _S3_MEDIA["OPTIONS"]["bucket_name"] else {}),  # type: ignore[index]
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG
@@ -161,6 +195,29 @@ AURIO_INVITE_DAYS = envint("AURIO_INVITE_DAYS", "14")
 AURIO_MAX_ATTEMPTS = envint("AURIO_MAX_ATTEMPTS", "3")
 # Resumable (tus) uploads not finished within this many hours are discarded.
 AURIO_UPLOAD_EXPIRY_HOURS = envint("AURIO_UPLOAD_EXPIRY_HOURS", "24")
+
+# --- Background tasks (video processing) -------------------------------------
+# The queue backend's class. The default keeps tasks in the database and runs
+# them with `manage.py db_worker`; a Redis-backed backend for several machines
+# is a matter of naming its class here and its options (JSON) below.
+try:
+    _TASKS_OPTIONS = json.loads(os.environ.get("TASKS_OPTIONS") or "{}")
+except ValueError:
+    _TASKS_OPTIONS = None
+if not isinstance(_TASKS_OPTIONS, dict):
+    raise ImproperlyConfigured('TASKS_OPTIONS must be a JSON object, e.g. {"url": "redis://..."}')
+TASKS = {
+    "default": {
+        "BACKEND": os.environ.get("TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+        "OPTIONS": _TASKS_OPTIONS,
+    }
+}
+# A run that shows no sign of life for this long is taken to have died and is started again.
+AURIO_PROCESSING_LEASE_SECONDS = envint("AURIO_PROCESSING_LEASE_SECONDS", "300")
+# Runs allowed per video before it is marked failed (crashes and killed workers count).
+AURIO_PROCESSING_TRIES = envint("AURIO_PROCESSING_TRIES", "3")
+# How often `manage.py process_videos --stuck --every` looks for videos to restart.
+AURIO_PROCESSING_SWEEP_SECONDS = envint("AURIO_PROCESSING_SWEEP_SECONDS", "60")
 
 # --- API --------------------------------------------------------------------
 CORS_ALLOWED_ORIGINS = envlist("CORS_ALLOWED_ORIGINS")

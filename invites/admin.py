@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from invites.models import Invite, InviteStatus
 from invites.repository import invites_with_videos
 from invites.services import invite_create, invite_extend, invite_new_link, invite_revoke
+from videos.admin import poster_thumbnail
 from videos.models import Video
 
 
@@ -125,7 +126,8 @@ class InviteAdmin(admin.ModelAdmin):
             return "—"
         video = videos[0]
         return format_html(
-            '<a href="{}">▶ Watch</a> <span class="aurio-tag aurio-tag-{}">{}</span>',
+            '{} <a href="{}">▶ Watch</a> <span class="aurio-tag aurio-tag-{}">{}</span>',
+            poster_thumbnail(video),
             video.get_absolute_url(),
             video.tag,
             video.tag,

@@ -14,7 +14,7 @@ from videos import services
 from videos.models import Status as VideoStatus
 from videos.models import Tag, Video
 from videos.repository import video_for_recruiter, videos_for_recruiter
-from videos.streaming import MissingFile
+from videos.streaming import MissingFile, playback_of, poster_of, stream_stored
 from videos.streaming import stream_video as stream_response
 
 router = Router(tags=["videos"])
@@ -45,6 +45,15 @@ class Error(Schema):
     detail: str
 
 
+class RenditionOut(Schema):
+    kind: str
+    url: str
+    contentType: str
+    width: int | None
+    height: int | None
+    size: int
+
+
 class VideoOut(Schema):
     id: uuid.UUID
     inviteId: uuid.UUID
@@ -61,6 +70,11 @@ class VideoOut(Schema):
     createdAt: datetime
     streamUrl: str
     posterUrl: str | None
+    playbackUrl: str
+    renditions: list[RenditionOut]
+    suggestedTag: Tag | None
+    suggestionReasons: list[str]
+    processedAt: datetime | None
     pageUrl: str
 
 
@@ -84,9 +98,40 @@ def video_out(video: Video) -> dict[str, object]:
         "size": video.size,
         "createdAt": video.created_at,
         "streamUrl": video.stream_url,
-        "posterUrl": None,
+        "posterUrl": video.poster_url,
+        "playbackUrl": video.playback_url,
+        "renditions": _renditions(video),
+        "suggestedTag": video.suggested_tag or None,
+        "suggestionReasons": list(video.suggestion_reasons or []),
+        "processedAt": video.processed_at,
         "pageUrl": video.get_absolute_url(),
     }
+
+
+def _renditions(video: Video) -> list[dict[str, object]]:
+    """The original, and the MP4 made for every browser once processing is done."""
+    found: list[dict[str, object]] = [
+        {
+            "kind": "original",
+            "url": video.stream_url,
+            "contentType": video.content_type,
+            "width": video.width,
+            "height": video.height,
+            "size": video.size,
+        }
+    ]
+    if video.playback and video.playback_size is not None:
+        found.append(
+            {
+                "kind": "playback",
+                "url": video.playback_url,
+                "contentType": "video/mp4",
+                "width": video.playback_width,
+                "height": video.playback_height,
+                "size": video.playback_size,
+            }
+        )
+    return found
 
 
 def _video_or_404(request: HttpRequest, video_id: str) -> Video:
@@ -159,6 +204,36 @@ def stream_video(request: HttpRequest, video_id: str) -> HttpResponseBase:
     require_permission(request, "videos.view_video")
     try:
         return stream_response(request, _video_or_404(request, video_id))
+    except MissingFile as exc:
+        raise HttpError(404, str(exc)) from exc
+
+
+@router.api_operation(
+    ["GET", "HEAD"], "/videos/{video_id}/playback", auth=recruiter_auth, url_name="playback_video"
+)
+def playback_video(request: HttpRequest, video_id: str) -> HttpResponseBase:
+    """The MP4 rendition (H.264/AAC) with HTTP Range; 404 until processing has made it."""
+    require_permission(request, "videos.view_video")
+    stored = playback_of(_video_or_404(request, video_id))
+    if stored is None:
+        raise HttpError(404, "This video has no MP4 rendition yet; play streamUrl meanwhile.")
+    try:
+        return stream_stored(request, stored)
+    except MissingFile as exc:
+        raise HttpError(404, str(exc)) from exc
+
+
+@router.api_operation(
+    ["GET", "HEAD"], "/videos/{video_id}/poster", auth=recruiter_auth, url_name="video_poster"
+)
+def video_poster(request: HttpRequest, video_id: str) -> HttpResponseBase:
+    """The poster still (JPEG); 404 until processing has made it."""
+    require_permission(request, "videos.view_video")
+    stored = poster_of(_video_or_404(request, video_id))
+    if stored is None:
+        raise HttpError(404, "This video has no poster yet.")
+    try:
+        return stream_stored(request, stored)
     except MissingFile as exc:
         raise HttpError(404, str(exc)) from exc
 

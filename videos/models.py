@@ -47,6 +47,36 @@ class Video(models.Model):
     failure_reason = models.CharField(max_length=300, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
 
+    # Made by background processing (videos.processing). Each processing run
+    # writes new files named after its run number, and the row switches to them
+    # in one conditional UPDATE: a reader sees the old set or the new, never half.
+    poster = models.FileField(max_length=300, blank=True, editable=False, help_text="JPEG still.")
+    poster_size = models.BigIntegerField(null=True, blank=True, editable=False)
+    playback = models.FileField(
+        max_length=300, blank=True, editable=False, help_text="MP4 (H.264/AAC, faststart) for every browser."
+    )
+    playback_size = models.BigIntegerField(null=True, blank=True, editable=False)
+    playback_width = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    playback_height = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    processing_run = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Processing runs started so far; names the output files."
+    )
+    processing_tries = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Runs started since processing was last asked for."
+    )
+    queued_at = models.DateTimeField(null=True, blank=True, editable=False)
+    task_id = models.CharField(max_length=64, blank=True, editable=False, help_text="Last task queued.")
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="Last sign of life of the run in progress."
+    )
+    processed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    suggested_tag = models.CharField(max_length=10, choices=Tag.choices, blank=True, editable=False)
+    suggestion_reasons = models.JSONField(default=list, blank=True, editable=False)
+    analysis = models.JSONField(
+        default=dict, blank=True, editable=False, help_text="Measurements behind the suggestion."
+    )
+
     class Meta:
         ordering = ["-created_at"]
 
@@ -63,3 +93,19 @@ class Video(models.Model):
     @property
     def etag(self) -> str:
         return f'"{self.sha256[:40]}"'
+
+    @property
+    def playback_url(self) -> str:
+        """What a player should load: the MP4 rendition once made, else the original."""
+        if self.playback:
+            return reverse("api:playback_video", args=[self.id])
+        return self.stream_url
+
+    @property
+    def poster_url(self) -> str | None:
+        return reverse("api:video_poster", args=[self.id]) if self.poster else None
+
+    @property
+    def is_settled(self) -> bool:
+        """Processing has finished, one way or the other."""
+        return self.status in (Status.READY, Status.FAILED)

@@ -16,6 +16,7 @@ from invites.models import Invite, InviteStatus
 from invites.services import invite_claim_submission, invite_release_submission
 from videos import media
 from videos.models import Status, Tag, Video, video_path
+from videos.tasks import enqueue_processing
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +151,7 @@ def video_accept_upload(*, invite: Invite, upload: UploadedFile) -> Video:
             height=info.height,
             video_codec=info.video_codec,
             audio_codec=info.audio_codec,
-            status=Status.READY,
+            status=Status.UPLOADED,
         )
         try:
             with stored.open("rb") as f:
@@ -163,7 +164,10 @@ def video_accept_upload(*, invite: Invite, upload: UploadedFile) -> Video:
                 "We couldn't store your video just now. Please try again in a minute."
             ) from exc
     video.file.name = name
-    return _record(video, invite)
+    video = _record(video, invite)
+    # Poster, MP4 rendition and tag suggestion are made in the background.
+    enqueue_processing(video)
+    return video
 
 
 def _record(video: Video, invite: Invite) -> Video:
@@ -191,10 +195,10 @@ def video_set_tag(*, video: Video, tag: str) -> Video:
 
 
 def video_delete(*, video: Video) -> None:
-    """Remove the row first, then the file: a crash in between leaves an orphan
-    file (found by reconcile), never a row pointing at nothing."""
-    name = video.file.name
+    """Remove the row first, then its files (original, poster, rendition): a
+    crash in between leaves orphan files, never a row pointing at nothing."""
+    names = [f.name for f in (video.file, video.poster, video.playback) if f and f.name]
     storage = video.file.storage
     video.delete()
-    if name:
+    for name in names:
         storage.delete(name)

@@ -8,13 +8,16 @@ there the body is a generator that reads exactly the range.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
+from dataclasses import dataclass
 from pathlib import PurePath
 from typing import IO
 
 from django.core.files.storage import Storage
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
+from django.db.models.fields.files import FieldFile
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date, parse_http_date_safe
 
@@ -107,17 +110,95 @@ def _local_path(storage: Storage, name: str) -> str | None:
         return None
 
 
+@dataclass(frozen=True)
+class Stored:
+    """One stored file of a video, as the Range view needs it."""
+
+    file: FieldFile
+    size: int
+    content_type: str
+    etag: str
+    last_modified: int
+    filename: str
+    video_id: object
+
+
+def original_of(video: Video) -> Stored:
+    return Stored(
+        file=video.file,
+        size=video.size,
+        content_type=video.content_type,
+        etag=video.etag,
+        last_modified=int(video.created_at.timestamp()),
+        filename=f"video-{video.id}{PurePath(video.file.name or '').suffix}",
+        video_id=video.id,
+    )
+
+
+def _derived(video: Video, file: FieldFile, size: int | None, content_type: str) -> Stored | None:
+    if not file or size is None:
+        return None
+    # Output names carry their processing run, so name and size identify the content.
+    tag = hashlib.sha256(f"{file.name}:{size}".encode()).hexdigest()[:24]
+    when = video.processed_at or video.created_at
+    return Stored(
+        file=file,
+        size=size,
+        content_type=content_type,
+        etag=f'"{video.sha256[:16]}-{tag}"',
+        last_modified=int(when.timestamp()),
+        filename=f"video-{video.id}-{PurePath(file.name or '').name}",
+        video_id=video.id,
+    )
+
+
+def playback_of(video: Video) -> Stored | None:
+    """The MP4 rendition, once processing has made it."""
+    return _derived(video, video.playback, video.playback_size, "video/mp4")
+
+
+def poster_of(video: Video) -> Stored | None:
+    return _derived(video, video.poster, video.poster_size, "image/jpeg")
+
+
 def stream_video(request: HttpRequest, video: Video) -> HttpResponseBase:
-    """Answer GET or HEAD for a video's bytes, with Range and conditional requests."""
-    size = video.size
-    etag = video.etag
-    last_modified = int(video.created_at.timestamp())
+    """Answer GET or HEAD for a video's original bytes, with Range and conditional requests."""
+    return stream_stored(request, original_of(video))
+
+
+def presigned_url(stored: Stored) -> str | None:
+    """A short-lived signed URL for object stores that make them (S3), else None.
+
+    The view has already authorised the request; the object store then serves
+    Range itself, and the bytes never pass through a web worker.
+    """
+    storage = stored.file.storage
+    if not getattr(storage, "querystring_auth", False):
+        return None
+    parameters = {
+        "ResponseContentType": stored.content_type,
+        "ResponseContentDisposition": f'inline; filename="{stored.filename}"',
+        "ResponseCacheControl": "private, max-age=300",
+    }
+    return str(storage.url(stored.file.name or "", parameters=parameters))  # type: ignore[call-arg]
+
+
+def stream_stored(request: HttpRequest, stored: Stored) -> HttpResponseBase:
+    """Answer GET or HEAD for one stored file, with Range and conditional requests."""
+    signed = presigned_url(stored)
+    if signed is not None:
+        redirect = HttpResponseRedirect(signed)
+        redirect["Cache-Control"] = "private, no-store"  # the signature expires
+        return redirect
+    size = stored.size
+    etag = stored.etag
+    last_modified = stored.last_modified
     headers = {
         "Accept-Ranges": "bytes",
         "ETag": etag,
         "Last-Modified": http_date(last_modified),
         "Cache-Control": "private, max-age=3600",
-        "Content-Disposition": f'inline; filename="video-{video.id}{PurePath(video.file.name or "").suffix}"',
+        "Content-Disposition": f'inline; filename="{stored.filename}"',
         "X-Content-Type-Options": "nosniff",
     }
     not_modified = get_conditional_response(request, etag=etag, last_modified=last_modified)
@@ -143,19 +224,19 @@ def stream_video(request: HttpRequest, video: Video) -> HttpResponseBase:
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
 
     if request.method == "HEAD":
-        head = HttpResponse(status=status, headers=headers, content_type=video.content_type)
+        head = HttpResponse(status=status, headers=headers, content_type=stored.content_type)
         head["Content-Length"] = str(length)
         return head
 
-    storage, name = video.file.storage, video.file.name or ""
+    storage, name = stored.file.storage, stored.file.name or ""
     path = _local_path(storage, name)
     try:
         f: IO[bytes] = open(path, "rb") if path else storage.open(name, "rb")  # noqa: SIM115
     except FileNotFoundError as exc:
-        log.error("video %s: file %s is missing from storage", video.id, name)
-        raise MissingFile(f"This video's file is missing from storage ({video.id}).") from exc
+        log.error("video %s: file %s is missing from storage", stored.video_id, name)
+        raise MissingFile(f"This video's file is missing from storage ({stored.video_id}).") from exc
     f.seek(start)
-    response = FileResponse(RangeFile(f, length), status=status, content_type=video.content_type)
+    response = FileResponse(RangeFile(f, length), status=status, content_type=stored.content_type)
     response.block_size = CHUNK  # for servers that copy rather than sendfile
     # Set last: FileResponse fills in a disposition of its own.
     for key, value in headers.items():

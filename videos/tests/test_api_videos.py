@@ -130,7 +130,7 @@ def test_recorder_webm_upload_is_accepted(client: Client, invite: Invite, record
     video = Video.objects.get()
     assert response.json() == {"videoId": str(video.id)}
     assert video.invite == invite
-    assert video.status == Status.READY
+    assert video.status == Status.UPLOADED  # processing is queued
     assert video.content_type == "video/webm"
     assert video.original_name == "answer.webm"
     assert video.video_codec == "vp8"

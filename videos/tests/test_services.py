@@ -31,7 +31,7 @@ def test_accepted_upload_stores_the_file_then_the_row(invite: Invite, recorder_w
     before = stored_files()
     video = services.video_accept_upload(invite=invite, upload=as_upload(recorder_webm))
     video.refresh_from_db()
-    assert video.status == Status.READY
+    assert video.status == Status.UPLOADED  # processing is queued
     assert video.content_type == "video/webm"
     assert video.duration_seconds == pytest.approx(3.0, abs=0.1)
     path = Path(default_storage.path(video.file.name))

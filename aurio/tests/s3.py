@@ -1,0 +1,79 @@
+"""An S3-compatible server for the tests: moto's standalone server, over real
+HTTP on loopback (no in-process patching of boto3)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+CREDENTIALS = {"aws_access_key_id": "aurio-test", "aws_secret_access_key": "aurio-test-secret"}
+REGION = "us-east-1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def s3_server() -> Iterator[str]:
+    port = free_port()
+    moto = Path(sys.executable).with_name("moto_server")
+    process = subprocess.Popen(
+        [str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("moto_server did not start")
+        yield endpoint
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def client(endpoint: str) -> Any:
+    return boto3.client("s3", endpoint_url=endpoint, region_name=REGION, **CREDENTIALS)
+
+
+def new_bucket(endpoint: str) -> str:
+    name = f"aurio-{uuid.uuid4().hex[:12]}"
+    client(endpoint).create_bucket(Bucket=name)
+    return name
+
+
+def s3_storage_settings(endpoint: str, bucket: str, **options: Any) -> dict[str, Any]:
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": endpoint,
+            "region_name": REGION,
+            "access_key": CREDENTIALS["aws_access_key_id"],
+            "secret_key": CREDENTIALS["aws_secret_access_key"],
+            "default_acl": None,
+            "querystring_auth": True,
+            "querystring_expire": 300,
+            "file_overwrite": False,
+            "signature_version": "s3v4",
+            "addressing_style": "path",
+            **options,
+        },
+    }

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from videos import processing, tasks
+from videos.models import Status, Video
+
+
+class Command(BaseCommand):
+    help = (
+        "Process videos again (poster, MP4 rendition, tag suggestion): the videos named, or every "
+        "video in a status; or, with --stuck, queue again those whose processing died or was never queued."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("video_ids", nargs="*", metavar="VIDEO_ID", help="Videos to process again.")
+        parser.add_argument(
+            "--status", choices=Status.values, help="Process again every video in this status."
+        )
+        parser.add_argument(
+            "--stuck",
+            action="store_true",
+            help="Queue again videos whose run went silent for longer than the lease, or never started.",
+        )
+        parser.add_argument(
+            "--every",
+            type=float,
+            nargs="?",
+            const=settings.AURIO_PROCESSING_SWEEP_SECONDS,
+            metavar="SECONDS",
+            help="With --stuck: keep looking, every SECONDS (default AURIO_PROCESSING_SWEEP_SECONDS).",
+        )
+        parser.add_argument(
+            "--now",
+            action="store_true",
+            help="Process in this process, one video after the other, instead of queueing for the worker.",
+        )
+
+    def handle(
+        self,
+        *args: Any,
+        video_ids: list[str],
+        status: str | None,
+        stuck: bool,
+        every: float | None,
+        now: bool,
+        **options: Any,
+    ) -> None:
+        if stuck:
+            if video_ids or status:
+                raise CommandError("--stuck looks for videos itself; name no videos and no --status with it.")
+            self._sweep(every)
+            return
+        if every is not None:
+            raise CommandError("--every goes with --stuck.")
+        videos = self._select(video_ids, status)
+        for video in videos:
+            if now:
+                processing.mark_waiting(video, reset_tries=True)
+                outcome = _process_here(str(video.pk))
+                video.refresh_from_db()
+                reason = f": {video.failure_reason}" if video.status == Status.FAILED else ""
+                self.stdout.write(f"video {video.pk}: {outcome}{reason}")
+            else:
+                queued = tasks.reprocess(video)
+                self.stdout.write(f"video {video.pk}: {'queued' if queued else 'NOT queued (see the log)'}")
+        self.stdout.write(f"{len(videos)} video(s) {'processed' if now else 'queued'}.")
+
+    def _select(self, video_ids: list[str], status: str | None) -> list[Video]:
+        if video_ids and status:
+            raise CommandError("Name videos or give --status, not both.")
+        if status:
+            return list(Video.objects.filter(status=status).order_by("created_at"))
+        if not video_ids:
+            raise CommandError("Name the videos to process, or give --status or --stuck.")
+        found = []
+        for raw in video_ids:
+            try:
+                video = Video.objects.filter(pk=uuid.UUID(raw)).first()
+            except ValueError:
+                video = None
+            if video is None:
+                raise CommandError(f"No video with id {raw!r}.")
+            found.append(video)
+        return found
+
+    def _sweep(self, every: float | None) -> None:
+        while True:
+            requeued = tasks.requeue_stuck()
+            for video in requeued:
+                self.stdout.write(f"video {video.pk}: was {video.status}, queued again")
+            if every is None:
+                self.stdout.write(f"{len(requeued)} stuck video(s) queued again.")
+                return
+            time.sleep(every)
+
+
+def _process_here(video_id: str) -> str:
+    """Run processing in this process, retrying a crashed run as the task would."""
+    while True:
+        try:
+            return processing.process(video_id)
+        except processing.RetryLater:
+            continue
+        except Exception:  # tries used up: the video is marked failed, the log has the details
+            return "failed"

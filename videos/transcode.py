@@ -1,0 +1,297 @@
+"""One decoding pass over a take: the MP4 rendition, the poster and the analysis.
+
+The original is decoded once, frame by frame. Each picture is encoded to
+H.264 and, twice a second, scaled down and handed to the picture analyser
+(the best-looking of those becomes the poster); the sound is encoded to AAC
+and, resampled to 16 kHz mono, handed to the speech analyser. Nothing holds
+more than a few frames at a time, so memory stays flat however long the take.
+
+FFmpeg comes through PyAV's wheels (libx264 for H.264, FFmpeg's own AAC).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import av.error
+import cv2
+import numpy as np
+
+from videos import analysis
+from videos.media import UnreadableVideo
+
+log = logging.getLogger(__name__)
+
+MAX_LONG_SIDE = 1920
+MAX_SHORT_SIDE = 1080
+POSTER_MAX_WIDTH = 1280
+VIDEO_TIME_BASE = Fraction(1, 90_000)
+AUDIO_RATE = 48_000
+# x264: "veryfast" is the usual speed/size balance for on-the-fly renditions;
+# CRF 23 is its default quality; a keyframe every 2 s keeps seeking snappy.
+X264_OPTIONS = {"preset": "veryfast", "crf": "23", "profile": "high"}
+KEYFRAME_SECONDS = 2
+# CRF alone spends what noisy webcam pictures ask for (more than the browser's
+# own recording); a cap by picture size keeps renditions no larger than needed.
+MAX_KBITS = [(640 * 480, 1_200), (1280 * 720, 2_500), (1920 * 1080, 5_000)]
+# A few damaged packets are skipped; more than this and the file is unreadable.
+MAX_BAD_PACKETS = 25
+
+
+class NoPicture(UnreadableVideo):
+    """Not one frame of the video stream could be decoded."""
+
+
+@dataclass(frozen=True)
+class Outputs:
+    playback: Path
+    poster: Path
+    width: int
+    height: int
+    seconds: float
+    has_audio: bool
+    findings: analysis.Findings
+
+
+def playback_size(width: int, height: int) -> tuple[int, int]:
+    """The rendition's picture size: at most 1080p either way up, even sides."""
+    long_side, short_side = max(width, height), min(width, height)
+    scale = min(1.0, MAX_LONG_SIDE / long_side, MAX_SHORT_SIDE / short_side)
+    w, h = round(width * scale), round(height * scale)
+    return max(2, w - w % 2), max(2, h - h % 2)
+
+
+def _rate_cap(width: int, height: int) -> dict[str, str]:
+    kbits = next((rate for pixels, rate in MAX_KBITS if width * height <= pixels), MAX_KBITS[-1][1])
+    return {"maxrate": f"{kbits}k", "bufsize": f"{2 * kbits}k"}
+
+
+def _frame_rate(stream: av.VideoStream) -> Fraction:
+    found = stream.average_rate or stream.guessed_rate
+    rate = Fraction(found.numerator, found.denominator) if found else Fraction(0)
+    # Recorders' WebM has no real frame rate; x264 only uses it for rate control.
+    return rate if 1 <= rate <= 120 else Fraction(30)
+
+
+def _scaled(width: int, height: int, target_height: int) -> tuple[int, int]:
+    if height <= target_height:
+        return width - width % 2 or 2, height - height % 2 or 2
+    w = round(width * target_height / height)
+    return max(2, w - w % 2), target_height
+
+
+def transcode(
+    source: Path,
+    workdir: Path,
+    *,
+    progress: Callable[[float], None] | None = None,
+) -> Outputs:
+    """Decode `source` once; write playback.mp4 and poster.jpg into `workdir`."""
+    target = workdir / "playback.mp4"
+    poster_path = workdir / "poster.jpg"
+    try:
+        src = av.open(str(source))
+    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        raise UnreadableVideo("The video could not be read; it may be damaged or incomplete.") from exc
+    with src:
+        vin = next(iter(src.streams.video), None)
+        if vin is None:
+            raise UnreadableVideo("This file has no video in it.")
+        ain = next(iter(src.streams.audio), None)
+        vin.thread_type = "AUTO"
+        width, height = vin.codec_context.width, vin.codec_context.height
+        if not width or not height:
+            raise UnreadableVideo("The video has no picture size; it may be damaged.")
+        out_w, out_h = playback_size(width, height)
+        rate = _frame_rate(vin)
+        origin = (src.start_time or 0) / av.time_base
+
+        with av.open(str(target), "w", format="mp4", options={"movflags": "+faststart"}) as dst:
+            vout = dst.add_stream("libx264", rate=rate)
+            vout.width, vout.height, vout.pix_fmt = out_w, out_h, "yuv420p"
+            vout.codec_context.time_base = VIDEO_TIME_BASE
+            vout.time_base = VIDEO_TIME_BASE
+            vout.codec_context.gop_size = max(1, round(float(rate) * KEYFRAME_SECONDS))
+            vout.codec_context.options = {**X264_OPTIONS, **_rate_cap(out_w, out_h)}
+            aout = None
+            encode_resampler = speech_resampler = None
+            if ain is not None:
+                layout = "mono" if ain.codec_context.channels == 1 else "stereo"
+                aout = dst.add_stream("aac", rate=AUDIO_RATE)
+                aout.layout = layout
+                aout.bit_rate = 96_000 if layout == "mono" else 128_000
+                encode_resampler = av.AudioResampler(format="fltp", layout=layout, rate=AUDIO_RATE)
+                speech_resampler = av.AudioResampler(format="s16", layout="mono", rate=analysis.AUDIO_RATE)
+
+            state = _PassState(
+                width=width,
+                height=height,
+                origin=origin,
+                progress=progress,
+            )
+            streams = [s for s in (vin, ain) if s is not None]
+            packets = src.demux(*streams)
+            while True:
+                try:
+                    packet = next(packets)
+                except StopIteration:
+                    break
+                except av.error.FFmpegError as exc:
+                    if not state.pictures:
+                        raise UnreadableVideo(
+                            "The video could not be read; it may be damaged or incomplete."
+                        ) from exc
+                    # A cut-off end: keep what was recorded up to it.
+                    log.warning("%s: stopped reading at %.1f s: %s", source, state.last_seconds, exc)
+                    break
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError:
+                    state.bad_packets += 1
+                    if state.bad_packets > MAX_BAD_PACKETS:
+                        raise UnreadableVideo(
+                            "The video could not be read; it may be damaged or incomplete."
+                        ) from None
+                    continue
+                for frame in frames:
+                    if isinstance(frame, av.VideoFrame):
+                        state.video_frame(frame, dst, vout)
+                    elif isinstance(frame, av.AudioFrame) and aout is not None:
+                        assert encode_resampler is not None and speech_resampler is not None
+                        state.audio_frame(frame, dst, aout, encode_resampler, speech_resampler)
+            if not state.pictures:
+                raise NoPicture("Not one picture could be decoded from this video; it may be damaged.")
+            for packet in vout.encode():
+                dst.mux(packet)
+            if aout is not None:
+                assert encode_resampler is not None and speech_resampler is not None
+                state.flush_audio(dst, aout, encode_resampler, speech_resampler)
+
+    state.write_poster(poster_path)
+    findings = analysis.Findings(
+        has_audio=ain is not None,
+        sound=state.sound.findings(),
+        picture=state.picture.findings(),
+    )
+    return Outputs(
+        playback=target,
+        poster=poster_path,
+        width=out_w,
+        height=out_h,
+        seconds=state.last_seconds,
+        has_audio=ain is not None,
+        findings=findings,
+    )
+
+
+class _PassState:
+    """What the single pass keeps between frames: a few counters and one candidate poster."""
+
+    def __init__(
+        self, *, width: int, height: int, origin: float, progress: Callable[[float], None] | None
+    ) -> None:
+        self.origin = origin
+        self.progress = progress
+        self.analysis_size = _scaled(width, height, analysis.ANALYSIS_HEIGHT)
+        pw = min(width, POSTER_MAX_WIDTH)
+        self.poster_size = _scaled(width, height, round(height * pw / width))
+        self.picture = analysis.PictureAnalyser()
+        self.sound = analysis.SoundAnalyser()
+        self.pictures = 0
+        self.bad_packets = 0
+        self.last_pts = -1
+        self.last_seconds = 0.0
+        self.audio_samples = 0
+        self.audio_start: int | None = None
+        self.best_score = -1.0
+        self.best_poster: np.ndarray | None = None
+        self._last_progress = time.monotonic()
+
+    def _seconds(self, frame: av.frame.Frame, fallback: float) -> float:
+        t = frame.time
+        return fallback if t is None else max(0.0, t - self.origin)
+
+    def video_frame(
+        self, frame: av.VideoFrame, dst: av.container.OutputContainer, vout: av.VideoStream
+    ) -> None:
+        seconds = self._seconds(frame, self.last_seconds + 1 / 30)
+        pts = round(seconds / VIDEO_TIME_BASE)
+        if pts <= self.last_pts:  # recorders sometimes repeat a timestamp
+            pts = self.last_pts + 1
+        self.last_pts = pts
+        self.last_seconds = seconds
+        self.pictures += 1
+
+        if self.picture.due(seconds):
+            aw, ah = self.analysis_size
+            small = frame.reformat(width=aw, height=ah, format="bgr24").to_ndarray()
+            gray = analysis.grayscale(small.astype(np.uint8, copy=False))
+            look = self.picture.feed(seconds, gray)
+            # A little preference for early frames, the way a take opens.
+            score = look.poster_score - 0.001 * seconds
+            if score > self.best_score or self.best_poster is None:
+                pw, ph = self.poster_size
+                self.best_poster = frame.reformat(width=pw, height=ph, format="bgr24").to_ndarray()
+                self.best_score = score
+            if self.progress is not None and time.monotonic() - self._last_progress > 5:
+                self._last_progress = time.monotonic()
+                self.progress(seconds)
+
+        out = frame.reformat(width=vout.width, height=vout.height, format="yuv420p")
+        out.pts = pts
+        out.time_base = VIDEO_TIME_BASE
+        for packet in vout.encode(out):
+            dst.mux(packet)
+
+    def audio_frame(
+        self,
+        frame: av.AudioFrame,
+        dst: av.container.OutputContainer,
+        aout: av.AudioStream,
+        encode_resampler: av.AudioResampler,
+        speech_resampler: av.AudioResampler,
+    ) -> None:
+        if self.audio_start is None:
+            self.audio_start = round(self._seconds(frame, 0.0) * AUDIO_RATE)
+        for pcm in speech_resampler.resample(frame):
+            self.sound.feed(pcm.to_ndarray().reshape(-1).astype(np.int16, copy=False))
+        frame.pts = None
+        for chunk in encode_resampler.resample(frame):
+            self._encode_audio(chunk, dst, aout)
+
+    def _encode_audio(
+        self, chunk: av.AudioFrame, dst: av.container.OutputContainer, aout: av.AudioStream
+    ) -> None:
+        chunk.pts = (self.audio_start or 0) + self.audio_samples
+        chunk.time_base = Fraction(1, AUDIO_RATE)
+        self.audio_samples += chunk.samples
+        for packet in aout.encode(chunk):
+            dst.mux(packet)
+
+    def flush_audio(
+        self,
+        dst: av.container.OutputContainer,
+        aout: av.AudioStream,
+        encode_resampler: av.AudioResampler,
+        speech_resampler: av.AudioResampler,
+    ) -> None:
+        for pcm in speech_resampler.resample(None):
+            self.sound.feed(pcm.to_ndarray().reshape(-1).astype(np.int16, copy=False))
+        for chunk in encode_resampler.resample(None):
+            self._encode_audio(chunk, dst, aout)
+        for packet in aout.encode():
+            dst.mux(packet)
+
+    def write_poster(self, path: Path) -> None:
+        if self.best_poster is None:
+            raise NoPicture("Not one picture could be decoded from this video; it may be damaged.")
+        ok, data = cv2.imencode(".jpg", self.best_poster, [cv2.IMWRITE_JPEG_QUALITY, 85])
+        if not ok:
+            raise RuntimeError("The poster could not be encoded as JPEG.")
+        path.write_bytes(data.tobytes())
