@@ -38,6 +38,8 @@ test: dev-venv lint typecheck
 	$(PY) -m pytest
 	scripts/ensure-postgres
 	DATABASE_URL=$(POSTGRES_TEST_URL) $(PY) -m pytest
+	@if [ -n "$$AURIO_TEST_MONGO_URL" ]; then DATABASE_URL="$$AURIO_TEST_MONGO_URL" $(PY) -m pytest; \
+	else echo "MongoDB: AURIO_TEST_MONGO_URL is not set, so the suite did not run against MongoDB."; fi
 
 lint: dev-venv
 	$(VENV)/bin/ruff check .

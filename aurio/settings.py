@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -116,13 +117,31 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{DATA_DIR / 'aurio.sqlite3'}"),
-        conn_max_age=envint("DATABASE_CONN_MAX_AGE", "0"),
-    )
-}
-DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'aurio.sqlite3'}"
+DATABASE_IS_MONGO = DATABASE_URL.startswith(("mongodb://", "mongodb+srv://"))
+if DATABASE_IS_MONGO:
+    # django-mongodb-backend: the database name comes from the URL's path.
+    DATABASES: dict[str, Any] = {
+        "default": {"ENGINE": "django_mongodb_backend", "HOST": DATABASE_URL, "NAME": ""}
+    }
+    DEFAULT_AUTO_FIELD = "django_mongodb_backend.fields.ObjectIdAutoField"
+    INSTALLED_APPS = [
+        {
+            "django.contrib.admin": "aurio.mongo.MongoAdminConfig",
+            "django.contrib.auth": "aurio.mongo.MongoAuthConfig",
+            "django.contrib.contenttypes": "aurio.mongo.MongoContentTypesConfig",
+        }.get(app, app)
+        for app in INSTALLED_APPS
+    ]
+    MIGRATION_MODULES = {app: f"aurio.mongo_migrations.{app}" for app in ("admin", "auth", "contenttypes")}
+    # django-tasks-db's check constraint on its result table can't exist on
+    # MongoDB (the README recommends the Redis queue there).
+    SILENCED_SYSTEM_CHECKS = ["models.W027"]
+else:
+    DATABASES = {
+        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=envint("DATABASE_CONN_MAX_AGE", "0"))
+    }
+    DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Media storage. "local": a private folder (nothing can build a public link to
 # a video). "s3": a private S3 or S3-compatible bucket; playback redirects to

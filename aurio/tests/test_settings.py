@@ -117,3 +117,16 @@ def test_every_environment_variable_is_documented_in_env_example() -> None:
     documented = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
     assert used, "the pattern found no variables; the test is broken"
     assert used <= documented, f"undocumented: {sorted(used - documented)}"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"AURIO_STORAGE": "ftp"}, "AURIO_STORAGE must be 'local' or 's3'"),
+        ({"AURIO_STORAGE": "s3"}, "AURIO_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME"),
+    ],
+)
+def test_storage_choice_is_checked(tmp_path: Path, env: dict[str, str], message: str) -> None:
+    result = manage("check", env={**PRODUCTION, **env}, tmp_path=tmp_path)
+    assert result.returncode != 0
+    assert message in result.stderr
