@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DATA := $(or $(AURIO_DATA_DIR),data)
 
-.PHONY: run serve venv dev-venv test lint typecheck bench clean
+.PHONY: run serve venv dev-venv test lint typecheck bench clean dev down
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || "$$(scripts/find-python)" -m venv $(VENV)
@@ -53,3 +53,12 @@ bench: dev-venv
 
 clean:
 	rm -rf $(VENV) staticfiles
+
+# The compose stack (web, worker, sweep, PostgreSQL, Redis; add COMPOSE_PROFILES=s3,mongo).
+COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+dev:
+	$(COMPOSE) up --build -d
+	@echo "aurio: http://localhost:8000/admin/  (make a recruiter: $(COMPOSE) exec web python manage.py createsuperuser)"
+
+down:
+	$(COMPOSE) down
