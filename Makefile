@@ -35,6 +35,7 @@ POSTGRES_TEST_URL ?= postgres://postgres:postgres@127.0.0.1:5432/aurio
 
 test: dev-venv lint typecheck
 	scripts/install-test-deps
+	scripts/ensure-redis
 	$(PY) -m pytest
 	scripts/ensure-postgres
 	DATABASE_URL=$(POSTGRES_TEST_URL) $(PY) -m pytest

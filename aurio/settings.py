@@ -217,8 +217,9 @@ AURIO_UPLOAD_EXPIRY_HOURS = envint("AURIO_UPLOAD_EXPIRY_HOURS", "24")
 
 # --- Background tasks (video processing) -------------------------------------
 # The queue backend's class. The default keeps tasks in the database and runs
-# them with `manage.py db_worker`; a Redis-backed backend for several machines
-# is a matter of naming its class here and its options (JSON) below.
+# them with `manage.py db_worker`; for workers on several machines, use the
+# Redis queue: TASKS_BACKEND=aurio.tasks_redis.RedisBackend, run by
+# `python -m aurio.tasks_redis` (see that module for its OPTIONS, JSON below).
 try:
     _TASKS_OPTIONS = json.loads(os.environ.get("TASKS_OPTIONS") or "{}")
 except ValueError:
@@ -231,6 +232,8 @@ TASKS = {
         "OPTIONS": _TASKS_OPTIONS,
     }
 }
+# The Redis server of the Redis queue, unless TASKS_OPTIONS gives a "url".
+REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 # A run that shows no sign of life for this long is taken to have died and is started again.
 AURIO_PROCESSING_LEASE_SECONDS = envint("AURIO_PROCESSING_LEASE_SECONDS", "300")
 # Runs allowed per video before it is marked failed (crashes and killed workers count).

@@ -7,7 +7,7 @@ instead, with results, deferred runs (`run_after`) and the framework's
 signals. Select it by settings alone:
 
     TASKS_BACKEND=aurio.tasks_redis.RedisBackend
-    TASKS_OPTIONS={"url": "redis://redis.internal:6379/0"}
+    REDIS_URL=redis://redis.internal:6379/0     (or TASKS_OPTIONS={"url": "redis://..."})
 
 and run on every worker machine, in place of `manage.py db_worker`:
 
@@ -24,7 +24,7 @@ the Redis can queue aurio's tasks, but not run arbitrary code in a worker
 (`execute` only runs django.tasks Task objects).
 
 OPTIONS (all optional):
-  url           redis://[:password@]host:port/db (rediss:// for TLS); default redis://127.0.0.1:6379/0
+  url           redis://[:password@]host:port/db (rediss:// for TLS); default settings.REDIS_URL
   queue_prefix  prefix of the RQ queue names, so several deployments can share
                 one Redis database; default "aurio:" (queue "default" -> "aurio:default")
   job_timeout   seconds a run may take before the worker kills it; default 3600
@@ -44,6 +44,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.core import checks
 from django.core.exceptions import SuspiciousOperation
 from django.db import close_old_connections, connections
@@ -67,7 +68,7 @@ log = logging.getLogger(__name__)
 
 EXECUTE = f"{__name__}.execute"
 DEFAULTS: dict[str, Any] = {
-    "url": "redis://127.0.0.1:6379/0",
+    "url": None,  # settings.REDIS_URL
     "queue_prefix": "aurio:",
     "job_timeout": 3600,
     "result_ttl": 86400,
@@ -94,17 +95,18 @@ class RedisBackend(BaseTaskBackend):
 
     def __init__(self, alias: str, params: dict[str, Any]) -> None:
         super().__init__(alias, params)
-        self.settings = {**DEFAULTS, **(self.options or {})}
+        self.config = {**DEFAULTS, **(self.options or {})}
+        self.config["url"] = self.config["url"] or getattr(settings, "REDIS_URL", "redis://127.0.0.1:6379/0")
 
     # --- Redis and RQ -------------------------------------------------------------
 
     @cached_property
     def connection(self) -> Redis:
         # A queue that doesn't answer must fail fast: an upload waits on enqueue.
-        return Redis.from_url(self.settings["url"], socket_connect_timeout=5, health_check_interval=30)
+        return Redis.from_url(self.config["url"], socket_connect_timeout=5, health_check_interval=30)
 
     def rq_queue_name(self, queue_name: str) -> str:
-        return f"{self.settings['queue_prefix']}{queue_name}"
+        return f"{self.config['queue_prefix']}{queue_name}"
 
     def rq_queue(self, queue_name: str) -> Queue:
         return Queue(self.rq_queue_name(queue_name), connection=self.connection, serializer=JSONSerializer)
@@ -145,9 +147,9 @@ class RedisBackend(BaseTaskBackend):
             EXECUTE,
             args=[task.module_path, result.args, result.kwargs],
             job_id=result.id,
-            timeout=self.settings["job_timeout"],
-            result_ttl=self.settings["result_ttl"],
-            failure_ttl=self.settings["failure_ttl"],
+            timeout=self.config["job_timeout"],
+            result_ttl=self.config["result_ttl"],
+            failure_ttl=self.config["failure_ttl"],
             description=task.module_path,
             status=JobStatus.QUEUED if task.run_after is None else JobStatus.SCHEDULED,
             meta={
