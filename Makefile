@@ -51,6 +51,7 @@ typecheck: dev-venv
 
 bench: dev-venv
 	$(PY) bench/run.py
+	$(PY) bench/processing.py
 
 clean:
 	rm -rf $(VENV) staticfiles
