@@ -14,8 +14,7 @@ from videos import services
 from videos.models import Status as VideoStatus
 from videos.models import Tag, Video
 from videos.repository import video_for_recruiter, videos_for_recruiter
-from videos.streaming import MissingFile, playback_of, poster_of, stream_stored
-from videos.streaming import stream_video as stream_response
+from videos.streaming import MissingFile, Stored, original_of, playback_of, poster_of, stream_stored
 
 router = Router(tags=["videos"])
 
@@ -196,16 +195,23 @@ def get_video(request: HttpRequest, video_id: str) -> dict[str, object]:
     return video_out(_video_or_404(request, video_id))
 
 
+def _serve(request: HttpRequest, stored: Stored | None, not_yet: str) -> HttpResponseBase:
+    """One of a video's files with Range support; 404 with `not_yet` if it doesn't exist yet."""
+    if stored is None:
+        raise HttpError(404, not_yet)
+    try:
+        return stream_stored(request, stored)
+    except MissingFile as exc:
+        raise HttpError(404, str(exc)) from exc
+
+
 @router.api_operation(
     ["GET", "HEAD"], "/videos/{video_id}/stream", auth=recruiter_auth, url_name="stream_video"
 )
 def stream_video(request: HttpRequest, video_id: str) -> HttpResponseBase:
     """The video's bytes, with HTTP Range (206/416), HEAD, ETag and If-Range."""
     require_permission(request, "videos.view_video")
-    try:
-        return stream_response(request, _video_or_404(request, video_id))
-    except MissingFile as exc:
-        raise HttpError(404, str(exc)) from exc
+    return _serve(request, original_of(_video_or_404(request, video_id)), "")
 
 
 @router.api_operation(
@@ -215,12 +221,7 @@ def playback_video(request: HttpRequest, video_id: str) -> HttpResponseBase:
     """The MP4 rendition (H.264/AAC) with HTTP Range; 404 until processing has made it."""
     require_permission(request, "videos.view_video")
     stored = playback_of(_video_or_404(request, video_id))
-    if stored is None:
-        raise HttpError(404, "This video has no MP4 rendition yet; play streamUrl meanwhile.")
-    try:
-        return stream_stored(request, stored)
-    except MissingFile as exc:
-        raise HttpError(404, str(exc)) from exc
+    return _serve(request, stored, "This video has no MP4 rendition yet; play streamUrl meanwhile.")
 
 
 @router.api_operation(
@@ -229,13 +230,7 @@ def playback_video(request: HttpRequest, video_id: str) -> HttpResponseBase:
 def video_poster(request: HttpRequest, video_id: str) -> HttpResponseBase:
     """The poster still (JPEG); 404 until processing has made it."""
     require_permission(request, "videos.view_video")
-    stored = poster_of(_video_or_404(request, video_id))
-    if stored is None:
-        raise HttpError(404, "This video has no poster yet.")
-    try:
-        return stream_stored(request, stored)
-    except MissingFile as exc:
-        raise HttpError(404, str(exc)) from exc
+    return _serve(request, poster_of(_video_or_404(request, video_id)), "This video has no poster yet.")
 
 
 @router.post("/videos/{video_id}/tag", auth=recruiter_auth, response=VideoOut)
