@@ -5,6 +5,10 @@
    and 1 MiB Range GETs at random offsets: requests/s, MB/s, aurio/nginx.
 2. Upload memory: peak RSS of the single gunicorn worker while it accepts a
    ~10 MB and a ~200 MB video through the API.
+3. Upload throughput and memory, tus vs multipart: ~10, ~100 and ~480 MB
+   videos sent both ways to one gunicorn worker (tus in 5 MiB PATCHes, as the
+   record page sends them, then the finish call): wall time, MB/s for the
+   transfer and end to end, and the worker's peak RSS growth.
 
 Every server is started here, on loopback, in a temporary data folder, and
 stopped again whatever happens. Results are printed and written as JSON to
@@ -16,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import os
 import platform
@@ -42,6 +47,9 @@ from bench import clips, load, procs, upload  # noqa: E402
 
 MB = 1_000_000
 MIB = 1 << 20
+# aurio's own defaults (aurio/settings.py), kept unless a clip needs more room.
+DEFAULT_MAX_UPLOAD_BYTES = 500 * MIB
+MAX_DURATION_SECONDS = 120
 RESULTS = REPO / "bench" / "results"
 
 
@@ -51,7 +59,7 @@ RESULTS = REPO / "bench" / "results"
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="short runs, a 10/50 MB upload pair (about a minute)")
-    p.add_argument("--only", choices=["stream", "upload"], help="run one benchmark only")
+    p.add_argument("--only", choices=["stream", "upload", "tus"], help="run one benchmark only")
     p.add_argument("--duration", type=float, help="seconds per measured load run (default 5, quick 3)")
     p.add_argument("--repeat", type=int, help="rounds of runs; the median is reported (default 3, quick 1)")
     p.add_argument("--warmup", type=float, help="unrecorded load before each run, s (default 2, quick 1)")
@@ -59,6 +67,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--range-bytes", type=int, default=MIB, help="size of each Range request (default 1 MiB)")
     p.add_argument("--stream-mb", type=float, help="size of the streamed video in MB (default 30, quick 15)")
     p.add_argument("--upload-mb", help="comma-separated upload sizes in MB (default 10,200, quick 10,50)")
+    p.add_argument(
+        "--tus-mb", help="comma-separated sizes in MB for tus vs multipart (default 10,100,480, quick 10,100)"
+    )
+    p.add_argument(
+        "--tus-repeat", type=int, help="rounds of tus vs multipart; medians reported (default 3, quick 1)"
+    )
+    p.add_argument(
+        "--tus-chunk-mib", type=float, default=5.0, help="tus PATCH size in MiB (default 5, as the page)"
+    )
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers and nginx workers for streaming")
     p.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
     p.add_argument("--client", choices=["auto", "wrk", "python"], default="auto", help="load generator")
@@ -79,6 +96,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.stream_mb = args.stream_mb if args.stream_mb is not None else (15.0 if args.quick else 30.0)
     sizes = args.upload_mb or ("10,50" if args.quick else "10,200")
     args.upload_sizes = [round(float(s) * MB) for s in sizes.split(",") if s.strip()]
+    sizes = args.tus_mb or ("10,100" if args.quick else "10,100,480")
+    args.tus_sizes = [round(float(s) * MB) for s in sizes.split(",") if s.strip()]
+    args.tus_repeat = args.tus_repeat if args.tus_repeat is not None else (1 if args.quick else 3)
+    if not (1 <= args.tus_repeat <= 20 and 0 < args.tus_chunk_mib <= 1024):
+        p.error("--tus-repeat must be in [1, 20] and --tus-chunk-mib in (0, 1024]")
     if not (0 < args.duration <= 300 and 1 <= args.repeat <= 20 and 1 <= args.concurrency <= 256):
         p.error("--duration must be in (0, 300], --repeat in [1, 20] and --concurrency in [1, 256]")
     return args
@@ -122,7 +144,40 @@ def machine() -> dict[str, object]:
     with contextlib.suppress(OSError, ValueError, IndexError):
         mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024
     commit = version(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
-    return {"cpus": os.cpu_count(), "cpu": cpu, "memory_mb": mem, "kernel": platform.release(), "git": commit}
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "memory_mb": mem,
+        "kernel": platform.release(),
+        "git": commit,
+        "load_at_start": load_average(),
+    }
+
+
+def load_average() -> list[float]:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
+
+
+def warn_if_busy() -> None:
+    """Everything here is timed on a shared machine: say so when others are using it."""
+    load = load_average()
+    cpus = os.cpu_count() or 1
+    if load and load[0] > 0.5 * cpus:
+        say(
+            f"WARNING: load average {load[0]:.1f} on {cpus} CPUs before the bench starts: other work "
+            "is running, and times will be slower and noisier than on an idle machine."
+        )
+
+
+def media_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(MIB):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def get_json(url: str, headers: dict[str, str]) -> dict[str, object]:
@@ -162,7 +217,9 @@ class Bench:
         else:
             self.config_label = str(config.relative_to(REPO) if config.is_relative_to(REPO) else config)
         self.gunicorn_config = config
-        largest = max(args.upload_sizes, default=0)
+        largest = max([*args.upload_sizes, *args.tus_sizes], default=0)
+        # The production limit (500 MiB) unless a requested size is past 500 MB.
+        self.max_upload = DEFAULT_MAX_UPLOAD_BYTES if largest <= 500 * MB else 2 * largest
         self.env = {
             **{k: v for k, v in os.environ.items() if k not in ("SECRET_KEY_FILE", "DATABASE_URL")},
             "DJANGO_SETTINGS_MODULE": "aurio.settings",
@@ -175,7 +232,7 @@ class Bench:
             "LOG_LEVEL": "WARNING",
             "ACCESS_LOG": "false",
             "FILE_UPLOAD_TEMP_DIR": str(tmp / "uploads"),
-            "AURIO_MAX_UPLOAD_BYTES": str(max(500 * MB, 2 * largest)),
+            "AURIO_MAX_UPLOAD_BYTES": str(self.max_upload),
         }
         self.key = ""
         self.invites: list[str] = []
@@ -444,6 +501,213 @@ class Bench:
             "peak_difference_mib": difference,
         }
 
+    # 3. tus vs multipart
+
+    def tus(self) -> dict[str, object]:
+        args = self.args
+        chunk = round(args.tus_chunk_mib * MIB)
+        say("\n== Upload throughput and memory: tus vs multipart, one gunicorn worker ==")
+        made = [self.make_clip(size) for size in args.tus_sizes]
+        for path, info in made:
+            size = path.stat().st_size
+            if size > self.max_upload or float(str(info["seconds"])) > MAX_DURATION_SECONDS:
+                raise RuntimeError(
+                    f"{path.name} ({size} B, {info['seconds']} s) is past the server's limits "
+                    f"({self.max_upload} B, {MAX_DURATION_SECONDS} s)"
+                )
+        warm_path, _ = clips.clip(
+            clips.Recipe(2, 640, 360, 30, 1_000_000), cache=not args.no_cache, workdir=self.tmp
+        )
+        server, port = self.gunicorn("gunicorn-tus", 1)
+        worker = self.only_worker(server)
+        # Warm the worker with both kinds of upload, and the clips into the page
+        # cache, so no run pays for a first import or a cold disk.
+        self.multipart_run(port, warm_path, worker)
+        self.tus_run(port, warm_path, worker, chunk)
+        for path, _ in made:
+            with path.open("rb") as f:
+                while f.read(16 * MIB):
+                    pass
+        baseline = upload.rss_kb(worker)
+        say(
+            f"  worker pid {worker}: {baseline / 1024:.1f} MiB resident after warm-up; "
+            f"tus PATCHes of {chunk / MIB:g} MiB; {args.tus_repeat} round(s)"
+        )
+        runs: dict[tuple[int, str], list[dict[str, object]]] = {}
+        identical: dict[int, bool] = {}
+        for round_no in range(args.tus_repeat):
+            for index, (path, _) in enumerate(made):
+                methods = ("multipart", "tus") if (round_no + index) % 2 == 0 else ("tus", "multipart")
+                stored: dict[str, Path] = {}
+                for method in methods:
+                    server.check_alive()
+                    # Start each run with no dirty pages left by the one before.
+                    os.sync()
+                    if method == "tus":
+                        run = self.tus_run(port, path, worker, chunk)
+                    else:
+                        run = self.multipart_run(port, path, worker)
+                    if self.only_worker(server) != worker:
+                        raise RuntimeError("the gunicorn worker was replaced during the upload")
+                    runs.setdefault((index, method), []).append(run)
+                    stored[method] = self.stored_file(str(run["video_id"]))
+                    file_mb = path.stat().st_size / MB
+                    say(
+                        f"  round {round_no + 1}: {file_mb:>6.1f} MB {method:<9} "
+                        f"{run['total_s']:>6.2f}s ({run['transfer_s']:.2f}s transfer + "
+                        f"{run['finish_s']:.2f}s finish)  {file_mb / float(str(run['total_s'])):>6.1f} MB/s  "
+                        f"peak RSS +{run['growth_mib']} MiB"
+                    )
+                if round_no == 0:
+                    # Same input, same lossless remux: both ways must store the same bytes.
+                    identical[index] = media_sha256(stored["tus"]) == media_sha256(stored["multipart"])
+                    if not identical[index]:
+                        say(f"  NOTE: tus and multipart stored different bytes for {path.name}")
+                for video_file in stored.values():
+                    # Keep the temporary data folder small; the rows stay.
+                    shutil.rmtree(video_file.parent, ignore_errors=True)
+        rows: list[dict[str, object]] = []
+        for (index, method), measured in sorted(
+            runs.items(), key=lambda kv: (kv[0][0], kv[0][1] != "multipart")
+        ):
+            path, info = made[index]
+            size = path.stat().st_size
+            total = median(float(str(r["total_s"])) for r in measured)
+            transfer = median(float(str(r["transfer_s"])) for r in measured)
+            finish = median(float(str(r["finish_s"])) for r in measured)
+            rows.append(
+                {
+                    "file_mb": round(size / MB, 1),
+                    "file_bytes": size,
+                    "clip": path.name,
+                    "duration_s": info["seconds"],
+                    "method": method,
+                    "total_s": round(total, 2),
+                    "mb_per_s": round(size / MB / total, 1),
+                    "transfer_s": round(transfer, 2),
+                    "transfer_mb_per_s": round(size / MB / transfer, 1),
+                    "finish_s": round(finish, 2),
+                    "growth_mib": max(float(str(r["growth_mib"])) for r in measured),
+                    "transfer_growth_mib": max(float(str(r["transfer_growth_mib"])) for r in measured),
+                    "finish_growth_mib": max(float(str(r["finish_growth_mib"])) for r in measured),
+                    "peak_rss_mib": max(float(str(r["peak_rss_mib"])) for r in measured),
+                    "requests": measured[0]["requests"],
+                    "connections": max(int(str(r["connections"])) for r in measured),
+                    "resumes": sum(int(str(r["resumes"])) for r in measured),
+                    "patch_ms_median": median(
+                        float(str(r["patch_ms_median"])) for r in measured if r["patch_ms_median"] is not None
+                    )
+                    if method == "tus"
+                    else None,
+                    "same_bytes_as_other_method": identical.get(index),
+                    "total_s_runs": [r["total_s"] for r in measured],
+                    "runs": measured,
+                    "peak_from": measured[0]["peak_from"],
+                }
+            )
+        growth = {
+            method: round(float(str(rows_for[-1]["growth_mib"])) - float(str(rows_for[0]["growth_mib"])), 1)
+            for method in ("multipart", "tus")
+            if len(rows_for := [r for r in rows if r["method"] == method]) >= 2
+        }
+        for method, difference in growth.items():
+            say(f"  {method}: peak RSS growth, largest vs smallest file: {difference:+} MiB")
+        return {
+            "gunicorn": {"workers": 1, "threads": args.threads, "config": self.config_label},
+            "max_upload_bytes": self.max_upload,
+            "tus_chunk_bytes": chunk,
+            "rounds": args.tus_repeat,
+            "statistic": "median time over rounds; largest peak RSS growth over rounds",
+            "baseline_rss_mib": round(baseline / 1024, 1),
+            "rows": rows,
+            "growth_difference_mib": growth,
+        }
+
+    def multipart_run(self, port: int, path: Path, worker: int) -> dict[str, object]:
+        with upload.PhasePeaks(worker, "transfer") as peaks:
+            status, body, seconds, sent = upload.upload_timed(
+                port, self.invite(), path, on_sent=lambda: peaks.mark("finish")
+            )
+        if status != 201:
+            raise RuntimeError(f"multipart upload of {path.name} answered {status}: {body}")
+        return self.run_row(
+            peaks,
+            video_id=str(body["videoId"]),
+            total=seconds,
+            transfer=sent,
+            requests=1,
+            connections=1,
+            resumes=0,
+        )
+
+    def tus_run(self, port: int, path: Path, worker: int, chunk: int) -> dict[str, object]:
+        client = upload.TusUpload(port, self.invite(), path, chunk=chunk)
+        try:
+            with upload.PhasePeaks(worker, "transfer") as peaks:
+                started = time.monotonic()
+                client.create()
+                client.send()
+                sent = time.monotonic()
+                peaks.mark("finish")
+                status, body = client.finish()
+                done = time.monotonic()
+        finally:
+            client.close()
+        if status != 201:
+            raise RuntimeError(f"tus finish of {path.name} answered {status}: {body}")
+        return self.run_row(
+            peaks,
+            video_id=str(body["videoId"]),
+            total=done - started,
+            transfer=sent - started,
+            requests=2 + client.patches,
+            connections=client.connections,
+            resumes=client.resumes,
+            patch_ms=client.patch_seconds,
+        )
+
+    @staticmethod
+    def run_row(
+        peaks: upload.PhasePeaks,
+        *,
+        video_id: str,
+        total: float,
+        transfer: float,
+        requests: int,
+        connections: int,
+        resumes: int,
+        patch_ms: list[float] | None = None,
+    ) -> dict[str, object]:
+        before = peaks.before_kb
+        per_patch = sorted(patch_ms or [])
+
+        def growth(phase: str) -> float:
+            return round(max(peaks.peaks_kb.get(phase, before) - before, 0) / 1024, 1)
+
+        return {
+            "video_id": video_id,
+            "total_s": round(total, 3),
+            "transfer_s": round(transfer, 3),
+            "finish_s": round(total - transfer, 3),
+            "rss_before_mib": round(before / 1024, 1),
+            "peak_rss_mib": round(peaks.peak_kb / 1024, 1),
+            "growth_mib": round(max(peaks.peak_kb - before, 0) / 1024, 1),
+            "transfer_growth_mib": growth("transfer"),
+            "finish_growth_mib": growth("finish"),
+            "requests": requests,
+            "connections": connections,
+            "resumes": resumes,
+            "patch_ms_median": round(per_patch[len(per_patch) // 2] * 1000, 1) if per_patch else None,
+            "patch_ms_max": round(per_patch[-1] * 1000, 1) if per_patch else None,
+            "peak_from": "VmHWM + 20 ms VmRSS samples" if peaks.hwm_ok else "20 ms VmRSS samples",
+        }
+
+    def stored_file(self, video_id: str) -> Path:
+        found = list((self.data / "media" / "videos" / video_id).glob("original.*"))
+        if len(found) != 1:
+            raise RuntimeError(f"stored file for {video_id} not found where expected: {found}")
+        return found[0]
+
     def only_worker(self, server: procs.Server) -> int:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -485,6 +749,24 @@ def print_tables(results: dict[str, object]) -> None:
         if uploads.get("peak_difference_mib") is not None:
             say(f"  peak RSS difference, largest vs smallest: {uploads['peak_difference_mib']:+} MiB")
 
+    tus = results.get("tus")
+    if isinstance(tus, dict):
+        say(
+            f"\nUpload throughput and memory: tus ({int(tus['tus_chunk_bytes']) / MIB:g} MiB PATCHes) vs "
+            f"multipart (gunicorn gthread, 1 worker; median of {tus['rounds']} round(s); MB = 10^6 bytes)"
+        )
+        say(
+            f"  {'file MB':>8} {'method':<10}{'total s':>8}{'MB/s':>8}{'transfer s':>11}{'MB/s':>8}"
+            f"{'finish s':>9}{'peak RSS MiB':>13}{'growth MiB':>11}{'transfer/finish':>17}"
+        )
+        for r in tus["rows"]:
+            phases = f"{r['transfer_growth_mib']} / {r['finish_growth_mib']}"
+            say(
+                f"  {r['file_mb']:>8} {r['method']:<10}{r['total_s']:>8}{r['mb_per_s']:>8}"
+                f"{r['transfer_s']:>11}{r['transfer_mb_per_s']:>8}{r['finish_s']:>9}"
+                f"{r['peak_rss_mib']:>13}{r['growth_mib']:>11}{phases:>17}"
+            )
+
 
 class Interrupted(Exception):
     pass
@@ -505,6 +787,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join(["python", "bench/run.py", *(argv if argv is not None else sys.argv[1:])]),
         "machine": machine(),
     }
+    warn_if_busy()
     tmp = Path(tempfile.mkdtemp(prefix="aurio-bench-"))
     bench: Bench | None = None
     status = 0
@@ -517,13 +800,16 @@ def main(argv: list[str] | None = None) -> int:
                 "nginx": version(["/usr/sbin/nginx", "-v"]) if Path("/usr/sbin/nginx").exists() else "absent",
                 "wrk": version(["wrk", "-v"]) if shutil.which("wrk") else "absent",
             }
-            parts = [args.only] if args.only else ["stream", "upload"]
+            parts = [args.only] if args.only else ["stream", "upload", "tus"]
             invites = 1 + (1 + len(args.upload_sizes) if "upload" in parts else 0)
+            invites += 2 + 2 * len(args.tus_sizes) * args.tus_repeat if "tus" in parts else 0
             bench.prepare(invites)
             if "stream" in parts:
                 results["streaming"] = bench.streaming()
             if "upload" in parts:
                 results["upload"] = bench.uploads()
+            if "tus" in parts:
+                results["tus"] = bench.tus()
             say("\nStopping servers")
     except (Exception, KeyboardInterrupt) as exc:
         status = 130 if isinstance(exc, KeyboardInterrupt) else 1
@@ -538,6 +824,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     results["seconds"] = round(time.monotonic() - started, 1)
+    results["load_at_end"] = load_average()
     print_tables(results)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n")

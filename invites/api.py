@@ -135,5 +135,7 @@ def start_take(request: HttpRequest, token: str) -> Status:
     take = invite_start_take(invite=invite)
     limit = settings.AURIO_MAX_ATTEMPTS
     if take is None:
-        raise HttpError(403, f"You have used all {limit} takes for this invitation.")
+        raise HttpError(
+            403, f"You have used all {limit} take{'s' if limit != 1 else ''} for this invitation."
+        )
     return Status(201, {"take": take, "maxTakes": limit, "takesLeft": limit - take})

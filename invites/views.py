@@ -28,7 +28,6 @@ def record(request: HttpRequest, token: str) -> HttpResponse:
     invite_mark_opened(invite=invite)
     context = {
         "invite": invite,
-        "upload_url": reverse("api:upload_video", args=[token]),
         "tus_url": reverse("uploads:uploads", args=[token]),
         # The upload's id goes between the two halves.
         "finish_url_prefix": reverse("api:finish_upload", args=[token, "ID"]).split("ID")[0],

@@ -17,7 +17,8 @@ def test_candidate_page_shows_the_invite_and_where_to_upload(client: Client, inv
     response = client.get(reverse("invites:record", args=[invite.token]))
     assert response.status_code == 200
     body = response.content.decode()
-    assert reverse("api:upload_video", args=[invite.token]) in body
+    assert reverse("uploads:uploads", args=[invite.token]) in body  # data-tus-url
+    assert reverse("api:start_take", args=[invite.token]) in body
     assert reverse("invites:done", args=[invite.token]) in body
     assert "Cand" in body
 

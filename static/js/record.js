@@ -1,45 +1,58 @@
 /* The candidate's recording page (templates/invites/record.html).
  *
- * Preview the camera, record one take with MediaRecorder, let the candidate
- * watch it and re-record, then upload it with XMLHttpRequest (for progress).
- * Server values arrive as data-* attributes on #recorder; the page's text
- * already explains itself for browsers that never get this far.
+ * Check the camera and microphone (preview, sound level, choice of device),
+ * record a take after a 3-2-1 countdown, let the candidate watch it and
+ * re-record (the server counts takes), then send it. Every recorded second
+ * goes to IndexedDB as it is recorded (record-store.js), and the upload is
+ * resumable (record-upload.js, tus), so neither a dropped connection nor a
+ * reload loses the take. A phone's camera app or a video file goes through the
+ * same upload. Server values arrive as data-* attributes on #recorder; the
+ * page's text already explains itself for browsers that never get this far.
+ *
+ * For tests, `?chunk=BYTES` in the page's URL sets the upload's chunk size
+ * (default 5 MiB), so a small take still travels in several requests.
  */
 (function () {
   "use strict";
 
-  // The first type the browser can record wins: MP4 plays everywhere
+  // The first type the browser can record wins: MP4/H.264 plays everywhere
   // (Safari included), WebM is what Chrome and Firefox produce natively.
   var MIME_TYPES = [
+    "video/mp4;codecs=avc1.42E01E,mp4a.40.2",
     "video/mp4;codecs=avc1,mp4a",
+    "video/mp4;codecs=h264,aac",
     "video/webm;codecs=vp9,opus",
     "video/webm;codecs=vp8,opus",
     "video/webm",
     "video/mp4",
   ];
-  // Chunks every second: a crash mid-take still leaves most of it in memory.
+  // A chunk every second, each kept in IndexedDB at once: a crash loses at most a second.
   var TIMESLICE_MS = 1000;
-  var CONSTRAINTS = {
-    audio: true,
-    video: { facingMode: "user", width: { ideal: 1280 }, height: { ideal: 720 } },
-  };
+  var COUNTDOWN_SECONDS = 3;
   // About 19 MB a minute: sharp enough for a face, quick to upload.
   var BITRATES = { videoBitsPerSecond: 2500000, audioBitsPerSecond: 128000 };
+  var DEFAULT_CHUNK_SIZE = 5 * 1024 * 1024;
+  var MIN_CHUNK_SIZE = 64 * 1024;
+  var MAX_CHUNK_SIZE = 64 * 1024 * 1024;
+  // Below this RMS level the microphone is taken to be silent.
+  var HEARD_LEVEL = 0.02;
+  var SILENCE_HINT_MS = 6000;
 
   var BROWSERS = "a recent Chrome, Edge, Firefox or Safari";
   var RETRY = "then press \u201cTry the camera again\u201d.";
+  var FILE_INSTEAD = " You can also send a video file instead (below).";
   var MESSAGES = {
     insecure:
       "Your browser allows the camera only on secure pages. Open the link exactly as you " +
       "received it (it starts with https://).",
     noMediaDevices: "This browser can\u2019t use a camera on this page. Please open the link in " + BROWSERS + ".",
     noRecorder: "This browser can\u2019t record video. Please open the link in " + BROWSERS + ".",
+    noUpload: "This browser can\u2019t send a recording. Please open the link in " + BROWSERS + ".",
     denied:
       "You didn\u2019t allow the camera and microphone, so we can\u2019t record your answer. " +
       "Allow them for this site (usually with the camera icon in the address bar or in the " +
       "site settings), " + RETRY,
-    missing:
-      "We couldn\u2019t find a camera and a microphone. Plug them in or switch them on, " + RETRY,
+    missing: "We couldn\u2019t find a camera and a microphone. Plug them in or switch them on, " + RETRY,
     busy:
       "Your camera or microphone is being used by another app or browser tab, or the system " +
       "is blocking it. Close other apps that use it (a video call, for example), " + RETRY,
@@ -49,9 +62,19 @@
       "submit it, or reconnect the camera and press \u201cRe-record\u201d.",
     recorder: "Recording failed in this browser. Reload the page and try again, or use " + BROWSERS + ".",
     empty: "Nothing was recorded. Please try again.",
-    network:
-      "The upload was interrupted. Check your internet connection and press \u201cSubmit\u201d " +
-      "again; your recording is still here.",
+    takeOffline:
+      "We couldn\u2019t reach aurio to start a new take. Check your internet connection and try again.",
+    lastTakeKept: " You can still submit the take you have.",
+    micSay: "Say something: the bar should move.",
+    micHeard: "We can hear you.",
+    micSilent:
+      "We can\u2019t hear anything yet. Check that the right microphone is chosen and that it isn\u2019t muted.",
+    offline:
+      "You are offline. Sending carries on by itself, from where it stopped, as soon as you are back online.",
+    reconnecting: "The connection is having trouble. We keep trying, and carry on from where it stopped.",
+    keptHere: " Your recording is kept safe on this device.",
+    keepOpen: " Please keep this page open.",
+    unreadable: "Your browser couldn\u2019t read this recording to send it. Please record it again.",
   };
   var STATUS_MESSAGES = {
     400: "The recording was empty. Please record again.",
@@ -59,23 +82,36 @@
     409: "An answer was already submitted through this link.",
     410: "This link has expired or was withdrawn. Ask the person who invited you for a new one.",
     413: "This recording is too large to send. Please record a shorter answer.",
-    415: "This file isn\u2019t a video we can accept. Please record again.",
-    422: "We couldn\u2019t read this recording, or it is too long. Please record again.",
+    415: "This file isn\u2019t a video we can accept.",
+    422: "We couldn\u2019t read this recording, or it is too long.",
   };
 
   var el = {};
   var config = {};
   var mimeType = "";
+  var canRecord = false;
+  var store = null; // aurio.takeStore, or null where IndexedDB is unusable
+  var phase = "";
   var stream = null;
+  var chosen = { video: "", audio: "" };
   var recorder = null;
   var chunks = [];
   var recordedBytes = 0;
-  var take = null;
+  var chunkSeq = 0;
+  var saving = Promise.resolve(); // this take's IndexedDB writes, in order
+  var take = null; // the Blob or File under review
+  var takeInfo = null; // {id, key, number, source: "camera" | "file" | "earlier", filename, stored, uploadUrl, refused}
   var takeUrl = "";
   var startedAt = 0;
   var ticker = 0;
-  var submitted = false;
   var stopNote = "";
+  var busy = false; // a take is being requested or counted down
+  var sender = null;
+  var submitted = false;
+  var takesUsed = 0;
+  var maxTakes = 0;
+  var takesRefused = false; // the server said no more takes
+  var meter = { context: null, source: null, analyser: null, samples: null, frame: 0, shown: 0 };
 
   function $(id) {
     return document.getElementById(id);
@@ -90,6 +126,18 @@
     return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
   }
 
+  function formatBytes(bytes) {
+    if (bytes < 1e6) return Math.round(bytes / 1e3) + " KB";
+    return (bytes / 1e6).toFixed(1) + " MB";
+  }
+
+  function formatSecondsLeft(seconds) {
+    if (seconds < 5) return "a few seconds left";
+    if (seconds < 60) return "about " + Math.round(seconds / 5) * 5 + " seconds left";
+    var minutes = Math.round(seconds / 60);
+    return "about " + minutes + " minute" + (minutes === 1 ? "" : "s") + " left";
+  }
+
   function setStatus(text) {
     el.status.textContent = text;
   }
@@ -102,6 +150,18 @@
   function hideError() {
     el.error.textContent = "";
     show(el.error, false);
+  }
+
+  function newTakeId() {
+    var random = new Uint32Array(2);
+    window.crypto.getRandomValues(random);
+    return Date.now().toString(36) + "-" + random[0].toString(36) + random[1].toString(36);
+  }
+
+  function chunkSizeFromUrl() {
+    var asked = parseInt(new URLSearchParams(window.location.search).get("chunk"), 10);
+    if (!asked) return DEFAULT_CHUNK_SIZE;
+    return Math.min(MAX_CHUNK_SIZE, Math.max(MIN_CHUNK_SIZE, asked));
   }
 
   function unsupportedReason() {
@@ -136,21 +196,63 @@
     }
   }
 
-  function showStage(which) {
-    show(el.preview, which === "preview");
-    show(el.playback, which === "playback");
+  // --- what the page shows in each phase ------------------------------------------
+  //
+  // check: live preview and device check; countdown; recording; review: watch the take;
+  // earlier: a take from an earlier visit; sending; denied: no camera (help shown);
+  // unavailable: this browser cannot record here (file only); gone: the link is unusable.
+
+  function setPhase(next) {
+    phase = next;
+    var live = ["check", "countdown", "recording"].indexOf(next) !== -1;
+    var watching = ["review", "earlier", "sending"].indexOf(next) !== -1;
+    var cameraTake = !!takeInfo && takeInfo.source !== "file";
+    show(el.recorder, next !== "unavailable" && next !== "gone");
+    show(el.stage, live || (watching && !el.playback.classList.contains("unplayable")));
+    show(el.preview, live);
+    show(el.playback, watching);
+    show(el.devices, live);
+    el.camera.disabled = el.microphone.disabled = next !== "check";
+    show(el.timer, next === "countdown" || next === "recording" || (watching && cameraTake));
+    show(el.timeLeft, live);
+    show(el.earlier, next === "earlier");
+    show(el.alternative, ["check", "review", "earlier", "denied", "unavailable"].indexOf(next) !== -1);
+    if (next !== "sending") show(el.upload, false);
+    el.file.disabled = busy;
+    updateTakeLabel();
+    updateButtons();
   }
 
-  // Without a camera the empty stage and the timer only get in the way.
-  function showCamera(visible) {
-    show(el.stage, visible);
-    show(el.timer, visible);
+  function updateButtons() {
+    var review = phase === "review";
+    var refused = !!takeInfo && takeInfo.refused;
+    show(el.retry, phase === "denied");
+    show(el.start, phase === "check");
+    show(el.stop, phase === "recording");
+    show(el.submit, (review && !refused) || phase === "earlier" || phase === "sending");
+    show(el.rerecord, review && canRecord && !takesRefused);
+    show(el.discard, phase === "earlier");
+    el.rerecord.textContent = takeInfo && takeInfo.source === "file" ? "Record with the camera instead" : "Re-record";
+    el.start.disabled = busy || !cameraIsLive() || takesRefused;
+    el.rerecord.disabled = busy;
+    el.submit.disabled = busy || phase === "sending";
+    el.discard.disabled = busy;
   }
 
-  function showButtons(names) {
-    ["retry", "start", "stop", "rerecord", "submit"].forEach(function (name) {
-      show(el[name], names.indexOf(name) !== -1);
-    });
+  function outOfTakes() {
+    return maxTakes > 0 && takesUsed >= maxTakes;
+  }
+
+  function updateTakeLabel() {
+    el.takeLabel.textContent = takeInfo && takeInfo.number ? "Take " + takeInfo.number + " of " + maxTakes : "";
+  }
+
+  function takesNote() {
+    if (!maxTakes) return "";
+    if (outOfTakes()) return " You have used all " + maxTakes + " takes.";
+    if (!takesUsed) return " You can record up to " + maxTakes + " take" + (maxTakes === 1 ? "" : "s") + ".";
+    var left = maxTakes - takesUsed;
+    return " You have " + left + " of " + maxTakes + " takes left.";
   }
 
   function resetTimer() {
@@ -158,31 +260,59 @@
     el.remaining.textContent = formatTime(config.maxSeconds);
   }
 
-  // --- camera -------------------------------------------------------------
+  // --- camera and microphone -----------------------------------------------------------
 
+  function constraints() {
+    var video = { facingMode: "user", width: { ideal: 1280 }, height: { ideal: 720 } };
+    if (chosen.video) video = { deviceId: { exact: chosen.video }, width: { ideal: 1280 }, height: { ideal: 720 } };
+    return { audio: chosen.audio ? { deviceId: { exact: chosen.audio } } : true, video: video };
+  }
+
+  // Resolves true when the camera is on.
   function preview() {
-    hideError();
-    showButtons(["start"]);
-    el.start.disabled = true;
+    stopCamera();
+    if (!take) hideError();
     setStatus("Waiting for your camera and microphone\u2026");
-    return navigator.mediaDevices.getUserMedia(CONSTRAINTS).then(
+    if (phase !== "review") setPhase("check");
+    updateButtons();
+    return navigator.mediaDevices.getUserMedia(constraints()).then(
       function (mediaStream) {
+        if (submitted) {
+          mediaStream.getTracks().forEach(function (track) {
+            track.stop();
+          });
+          return false;
+        }
         stream = mediaStream;
         stream.getTracks().forEach(function (track) {
           track.addEventListener("ended", onTrackEnded);
         });
         el.preview.srcObject = stream;
-        showCamera(true);
-        showStage("preview");
-        el.start.disabled = false;
-        setStatus("Your camera is on. Press \u201cStart recording\u201d when you are ready.");
+        startMeter();
+        listDevices();
+        if (phase !== "review") {
+          setPhase("check");
+          setStatus("Your camera is on. Press \u201cStart recording\u201d when you are ready." + takesNote());
+        }
+        updateButtons();
+        return true;
       },
       function (error) {
         stopCamera();
-        showCamera(false);
-        showButtons(["retry"]);
-        setStatus("");
-        showError(cameraHelp(error));
+        // A chosen device that went away: the next try takes whatever the browser offers.
+        if (error && (error.name === "NotFoundError" || error.name === "OverconstrainedError")) {
+          chosen = { video: "", audio: "" };
+        }
+        if (take) {
+          // Keep the take on screen: it can still be submitted.
+          setPhase("review");
+          showError(cameraHelp(error));
+        } else {
+          setPhase("denied");
+          setStatus("");
+          showError(cameraHelp(error) + FILE_INSTEAD);
+        }
+        return false;
       }
     );
   }
@@ -194,6 +324,7 @@
   }
 
   function stopCamera() {
+    stopMeter();
     if (stream) {
       stream.getTracks().forEach(function (track) {
         track.removeEventListener("ended", onTrackEnded);
@@ -206,33 +337,254 @@
 
   function onTrackEnded() {
     if (submitted) return;
-    var wasRecording = recorder && recorder.state !== "inactive";
+    var wasRecording = phase === "recording";
     stop();
     stopCamera();
+    if (phase === "countdown") takeInfo = null;
     if (wasRecording || take) {
       showError(MESSAGES.lostWithTake);
+      updateButtons();
       return;
     }
+    setPhase("denied");
     showError(MESSAGES.lost);
-    showCamera(false);
-    showButtons(["retry"]);
+  }
+
+  function currentDeviceId(kind) {
+    var tracks = stream ? (kind === "video" ? stream.getVideoTracks() : stream.getAudioTracks()) : [];
+    var settings = tracks.length && tracks[0].getSettings ? tracks[0].getSettings() : {};
+    return settings.deviceId || "";
+  }
+
+  // Offer a choice only when there is one; labels are readable once access is granted.
+  function listDevices() {
+    if (!navigator.mediaDevices.enumerateDevices) return;
+    navigator.mediaDevices.enumerateDevices().then(function (devices) {
+      fillChoice(el.camera, el.cameraChoice, devices, "videoinput", currentDeviceId("video"), "Camera");
+      fillChoice(el.microphone, el.microphoneChoice, devices, "audioinput", currentDeviceId("audio"), "Microphone");
+    });
+  }
+
+  function fillChoice(select, wrapper, devices, kind, current, name) {
+    var found = devices.filter(function (device) {
+      return device.kind === kind && device.deviceId;
+    });
+    select.textContent = "";
+    found.forEach(function (device, i) {
+      var option = document.createElement("option");
+      option.value = device.deviceId;
+      option.textContent = device.label || name + " " + (i + 1);
+      option.selected = device.deviceId === current;
+      select.appendChild(option);
+    });
+    show(wrapper, found.length > 1);
+  }
+
+  function chooseDevice() {
+    if (phase !== "check") return;
+    chosen = { video: el.camera.value, audio: el.microphone.value };
+    preview();
+  }
+
+  // --- the sound level --------------------------------------------------------------
+
+  function startMeter() {
+    stopMeter();
+    var Context = window.AudioContext || window.webkitAudioContext;
+    if (!Context || !stream || !stream.getAudioTracks().length) {
+      show(el.micCheck, false);
+      return;
+    }
+    try {
+      meter.context = meter.context || new Context();
+      meter.source = meter.context.createMediaStreamSource(stream);
+      meter.analyser = meter.context.createAnalyser();
+      meter.analyser.fftSize = 1024;
+      meter.source.connect(meter.analyser);
+    } catch (error) {
+      show(el.micCheck, false);
+      return;
+    }
+    show(el.micCheck, true);
+    // Some browsers start audio only after a click: the first one anywhere will do.
+    if (meter.context.state === "suspended") {
+      meter.context.resume().catch(function () {});
+      document.addEventListener("click", resumeAudio, { once: true });
+    }
+    meter.samples = new Uint8Array(meter.analyser.fftSize);
+    meter.shown = 0;
+    meter.heard = false;
+    meter.since = performance.now();
+    el.micNote.textContent = MESSAGES.micSay;
+    el.micCheck.classList.remove("heard", "silent");
+    meter.frame = window.requestAnimationFrame(drawLevel);
+  }
+
+  function resumeAudio() {
+    if (meter.context) meter.context.resume().catch(function () {});
+  }
+
+  function drawLevel() {
+    var samples = meter.samples;
+    meter.analyser.getByteTimeDomainData(samples);
+    var sum = 0;
+    for (var i = 0; i < samples.length; i++) {
+      var value = (samples[i] - 128) / 128;
+      sum += value * value;
+    }
+    var rms = Math.sqrt(sum / samples.length);
+    // Speech is quiet in RMS terms: a square-root curve lets a normal voice fill half the bar.
+    var level = Math.min(1, Math.sqrt(rms) * 1.6);
+    meter.shown = Math.max(level, meter.shown * 0.92);
+    var percent = Math.round(meter.shown * 100);
+    if (percent !== meter.percent) {
+      meter.percent = percent;
+      el.micLevel.style.clipPath = "inset(0 " + (100 - percent) + "% 0 0)";
+      el.micMeter.setAttribute("aria-valuenow", String(percent));
+    }
+    if (rms >= HEARD_LEVEL && !meter.heard) {
+      meter.heard = true;
+      el.micNote.textContent = MESSAGES.micHeard;
+      el.micCheck.classList.remove("silent");
+      el.micCheck.classList.add("heard");
+    } else if (!meter.heard && performance.now() - meter.since > SILENCE_HINT_MS &&
+      !el.micCheck.classList.contains("silent")) {
+      el.micNote.textContent = MESSAGES.micSilent;
+      el.micCheck.classList.add("silent");
+    }
+    meter.frame = window.requestAnimationFrame(drawLevel);
+  }
+
+  function stopMeter() {
+    if (meter.frame) window.cancelAnimationFrame(meter.frame);
+    meter.frame = 0;
+    if (meter.source) meter.source.disconnect();
+    meter.source = null;
+    meter.analyser = null;
+    meter.percent = 0;
+    if (el.micLevel) {
+      el.micLevel.style.clipPath = "";
+      el.micMeter.setAttribute("aria-valuenow", "0");
+    }
+  }
+
+  // --- takes: the server counts them ------------------------------------------------
+
+  function requestTake() {
+    return fetch(config.takesUrl, { method: "POST", headers: { Accept: "application/json" } }).then(
+      function (response) {
+        return response.text().then(function (text) {
+          var body = {};
+          try {
+            body = JSON.parse(text);
+          } catch (ignored) {
+            // An error page instead of JSON: the status says enough.
+          }
+          return { status: response.status, body: body };
+        });
+      }
+    );
+  }
+
+  function setBusy(value) {
+    busy = value;
+    el.file.disabled = value;
+    updateButtons();
+  }
+
+  // Answers other than 201 from the takes endpoint; false when it refused.
+  function takeGranted(answer) {
+    if (answer.status === 201) {
+      takesUsed = answer.body.take || takesUsed + 1;
+      maxTakes = answer.body.maxTakes || maxTakes;
+      return true;
+    }
+    var detail = answer.body && answer.body.detail;
+    if (answer.status === 403) {
+      takesRefused = true;
+      takesUsed = Math.max(takesUsed, maxTakes);
+      showError((detail || "You have used all your takes.") + (take ? MESSAGES.lastTakeKept : ""));
+      if (phase === "check") setStatus("");
+      updateButtons();
+    } else if (answer.status === 404 || answer.status === 410 || answer.status === 409) {
+      gone(detail || STATUS_MESSAGES[answer.status]);
+    } else {
+      showError(detail || MESSAGES.takeOffline);
+    }
+    return false;
+  }
+
+  // Start and Re-record: ask the server for a take, count down, record.
+  function startTake() {
+    if (busy || phase === "sending" || submitted) return;
+    if (!cameraIsLive()) {
+      preview().then(function (live) {
+        if (live) startTake();
+      });
+      return;
+    }
+    hideError();
+    setBusy(true);
+    setStatus("Getting ready\u2026");
+    requestTake().then(
+      function (answer) {
+        setBusy(false);
+        if (takeGranted(answer)) beginTake();
+        else if (phase === "check") setStatus(takesNote().trim());
+      },
+      function () {
+        setBusy(false);
+        if (phase === "check") setStatus("");
+        showError(MESSAGES.takeOffline);
+      }
+    );
+  }
+
+  function beginTake() {
+    dropTake();
+    var id = newTakeId();
+    takeInfo = {
+      id: id,
+      key: window.aurio.takeStore.keyFor(config.token, id),
+      number: takesUsed,
+      source: "camera",
+      stored: false,
+    };
+    resetTimer();
+    setPhase("countdown");
+    setStatus("Get ready\u2026");
+    countdown(COUNTDOWN_SECONDS);
+  }
+
+  function countdown(seconds) {
+    if (phase !== "countdown") return; // the camera went away meanwhile
+    if (seconds === 0) {
+      show(el.countdown, false);
+      startRecording();
+      return;
+    }
+    el.countdownNumber.textContent = String(seconds);
+    show(el.countdown, true);
+    // Restart the CSS animation for each number.
+    el.countdown.classList.remove("tick");
+    void el.countdown.offsetWidth;
+    el.countdown.classList.add("tick");
+    window.setTimeout(function () {
+      countdown(seconds - 1);
+    }, 1000);
   }
 
   // --- recording ----------------------------------------------------------
 
-  function start() {
-    if (!cameraIsLive()) {
-      preview();
-      return;
-    }
-    hideError();
-    discardTake();
+  function startRecording() {
     chunks = [];
     recordedBytes = 0;
+    chunkSeq = 0;
     try {
       var options = Object.assign({}, BITRATES, mimeType ? { mimeType: mimeType } : {});
       recorder = new MediaRecorder(stream, options);
     } catch (error) {
+      setPhase("check");
       showError(MESSAGES.recorder);
       return;
     }
@@ -242,22 +594,83 @@
       showError(MESSAGES.recorder);
       stop();
     });
+    keepTake(takeInfo, (recorder.mimeType || mimeType || "video/webm").split(";")[0]);
     stopNote = "";
     recorder.start(TIMESLICE_MS);
     startedAt = performance.now();
     ticker = window.setInterval(tick, 250);
-    resetTimer();
     el.timer.classList.add("running");
     show(el.badge, true);
-    showButtons(["stop"]);
+    setPhase("recording");
     el.stop.focus();
     setStatus("Recording. Press \u201cStop recording\u201d when you have finished.");
   }
 
+  // Start keeping this take in IndexedDB; the chunks follow as they are recorded.
+  function keepTake(info, type) {
+    if (!store) return;
+    info.mimeType = type;
+    saving = store
+      .createTake({
+        key: info.key,
+        token: config.token,
+        id: info.id,
+        number: info.number,
+        mimeType: type,
+        createdAt: Date.now(),
+        state: "recording",
+      })
+      .then(function () {
+        info.stored = true;
+      })
+      .catch(function (error) {
+        storeFailed(info, error);
+      });
+  }
+
+  // A gap would make the kept copy unusable: keep none rather than a broken one.
+  function storeFailed(info, error) {
+    if (info.storeBroken) return;
+    info.storeBroken = true;
+    info.stored = false;
+    if (window.console) window.console.warn("Keeping the take in this browser failed:", error);
+    store.deleteTake(info.key).catch(function () {});
+  }
+
+  function toArrayBuffer(blob) {
+    if (typeof blob.arrayBuffer === "function") return blob.arrayBuffer();
+    return new Promise(function (resolve, reject) {
+      var reader = new FileReader();
+      reader.onload = function () {
+        resolve(reader.result);
+      };
+      reader.onerror = function () {
+        reject(reader.error);
+      };
+      reader.readAsArrayBuffer(blob);
+    });
+  }
+
   function onChunk(event) {
+    // Safari can hand over empty chunks: they carry nothing to keep.
     if (!event.data || !event.data.size) return;
-    chunks.push(event.data);
-    recordedBytes += event.data.size;
+    var data = event.data;
+    var info = takeInfo;
+    var seq = chunkSeq++;
+    chunks.push(data);
+    recordedBytes += data.size;
+    if (store && info) {
+      saving = saving.then(function () {
+        if (info.storeBroken || !info.stored) return undefined;
+        return toArrayBuffer(data)
+          .then(function (bytes) {
+            return store.addChunk(info.key, seq, bytes);
+          })
+          .catch(function (error) {
+            storeFailed(info, error);
+          });
+      });
+    }
     // Stop before the take grows past what the server will accept.
     if (recordedBytes >= config.maxBytes) {
       stopNote = "The recording reached the largest size we accept, so it stopped. ";
@@ -281,6 +694,7 @@
     ticker = 0;
     el.timer.classList.remove("running", "ending");
     show(el.badge, false);
+    show(el.countdown, false);
     if (recorder && recorder.state !== "inactive") {
       recorder.stop(); // onRecorderStop follows, after the last chunk
     }
@@ -288,22 +702,40 @@
 
   function onRecorderStop() {
     var type = (recorder.mimeType || mimeType || "video/webm").split(";")[0];
+    var info = takeInfo;
+    var seconds = Math.round((performance.now() - startedAt) / 1000);
     recorder = null;
     take = new Blob(chunks, { type: type });
     chunks = [];
+    stopMeter();
     if (!take.size) {
       take = null;
+      dropTake();
       showError(MESSAGES.empty);
-      showStage("preview");
-      showButtons(cameraIsLive() ? ["start"] : ["retry"]);
+      setPhase(cameraIsLive() ? "check" : "denied");
       return;
     }
-    takeUrl = URL.createObjectURL(take);
-    el.playback.src = takeUrl;
-    showStage("playback");
-    showButtons(["rerecord", "submit"]);
+    var size = take.size;
+    if (store && info) {
+      saving = saving.then(function () {
+        if (!info.stored) return undefined;
+        return store.updateTake(info.key, { state: "recorded", size: size, seconds: seconds }).catch(function () {});
+      });
+    }
+    showTake(take);
+    setPhase("review");
     el.playback.focus();
-    setStatus(stopNote + "Here is your take (" + el.elapsed.textContent + "). Watch it, then submit it or record again.");
+    setStatus(
+      stopNote + "Here is your take (" + el.elapsed.textContent + "). Watch it, then submit it or record again." +
+      (outOfTakes() ? " This was your last take." : "")
+    );
+  }
+
+  function showTake(blob) {
+    if (takeUrl) URL.revokeObjectURL(takeUrl);
+    takeUrl = URL.createObjectURL(blob);
+    el.playback.classList.remove("unplayable");
+    el.playback.src = takeUrl;
   }
 
   // Chrome writes recorder WebM without a duration, so the player shows no
@@ -318,172 +750,377 @@
     video.currentTime = 1e101;
   }
 
-  function discardTake() {
+  // A picked file this browser cannot play (HEVC in Chrome, say) can still be sent.
+  function onPlaybackError() {
+    if (!take || !el.playback.getAttribute("src")) return;
+    el.playback.classList.add("unplayable");
+    setPhase(phase);
+    if (takeInfo && takeInfo.source === "file") {
+      setStatus(el.status.textContent + " This browser can\u2019t play the file, but you can still send it.");
+    }
+  }
+
+  // Let go of the current take: on screen, in IndexedDB, and its unfinished upload.
+  function dropTake() {
+    var info = takeInfo;
+    if (sender) sender.abort();
+    sender = null;
+    if (info) {
+      window.aurio.takeUpload.forget(window.aurio.takeUpload.fingerprintFor(config.token, info.id));
+      if (store && info.key) {
+        var key = info.key;
+        saving = saving.then(function () {
+          return store.deleteTake(key).catch(function () {});
+        });
+      }
+    }
     if (takeUrl) URL.revokeObjectURL(takeUrl);
     takeUrl = "";
     take = null;
+    takeInfo = null;
     el.playback.removeAttribute("src");
+    el.playback.classList.remove("unplayable");
     el.playback.load();
   }
 
-  function rerecord() {
-    hideError();
-    discardTake();
-    resetTimer();
-    show(el.upload, false);
-    if (!cameraIsLive()) {
-      preview();
-      return;
-    }
-    showStage("preview");
-    showButtons(["start"]);
-    el.start.disabled = false;
-    el.start.focus();
-    setStatus("Your camera is on. Press \u201cStart recording\u201d when you are ready.");
+  // --- a take kept from an earlier visit --------------------------------------------------
+
+  // The newest kept take with something in it; older and empty ones are cleared away.
+  function findEarlierTake() {
+    return store.takesFor(config.token).then(function (kept) {
+      var found = null;
+      return kept
+        .reduce(function (done, info) {
+          return done.then(function () {
+            if (found) return forgetKept(info);
+            return store.readTake(info).then(function (blob) {
+              if (blob.size) found = { info: info, blob: blob };
+              else return forgetKept(info);
+              return undefined;
+            });
+          });
+        }, Promise.resolve())
+        .then(function () {
+          return found;
+        });
+    });
   }
 
-  // --- upload -------------------------------------------------------------
+  function forgetKept(info) {
+    window.aurio.takeUpload.forget(window.aurio.takeUpload.fingerprintFor(config.token, info.id));
+    return store.deleteTake(info.key).catch(function () {});
+  }
 
-  function filenameFor(blob) {
+  function offerEarlierTake(earlier) {
+    var info = earlier.info;
+    take = earlier.blob;
+    takeInfo = {
+      id: info.id,
+      key: info.key,
+      number: info.number,
+      source: "earlier",
+      stored: true,
+      mimeType: info.mimeType,
+      uploadUrl: info.uploadUrl || null,
+    };
+    var when = new Date(info.createdAt);
+    var parts = ["It was recorded on " + when.toLocaleDateString(undefined, { day: "numeric", month: "long" }) +
+      " at " + when.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" })];
+    if (info.seconds) parts.push("and is " + formatTime(info.seconds) + " long");
+    else if (info.state !== "recorded") parts.push("(the recording was interrupted)");
+    el.earlierInfo.textContent = parts.join(" ") + ".";
+    el.elapsed.textContent = formatTime(info.seconds || 0);
+    el.remaining.textContent = formatTime(config.maxSeconds - (info.seconds || 0));
+    showTake(take);
+    setPhase("earlier");
+    setStatus("");
+  }
+
+  function discardEarlierTake() {
+    if (busy || phase !== "earlier") return;
+    dropTake();
+    setStatus("");
+    if (canRecord) preview();
+    else setPhase("unavailable");
+  }
+
+  // --- a video file (a phone's camera app, or a file on a computer) -----------------------
+
+  function onFileChosen() {
+    var file = el.file.files && el.file.files[0];
+    el.file.value = ""; // so choosing the same file again fires `change` again
+    if (!file || busy || phase === "sending" || phase === "recording" || phase === "countdown") return;
+    hideError();
+    if (!file.size) {
+      showError("That file is empty. Please choose another video.");
+      return;
+    }
+    if (file.size > config.maxBytes) {
+      showError("That file is " + formatBytes(file.size) + "; the largest we accept is " +
+        formatBytes(config.maxBytes) + ". Please choose a shorter video.");
+      return;
+    }
+    // The same file as before (after a reload, say) continues its own take and upload.
+    var id = "file-" + file.size + "-" + file.lastModified + "-" + file.name;
+    var fingerprint = window.aurio.takeUpload.fingerprintFor(config.token, id);
+    setBusy(true);
+    window.aurio.takeUpload
+      .hasPrevious(fingerprint)
+      .then(function (resuming) {
+        return resuming ? { status: 201, resumed: true, body: {} } : requestTake();
+      })
+      .then(
+        function (answer) {
+          setBusy(false);
+          if (answer.resumed) useFile(file, id, true);
+          else if (takeGranted(answer)) useFile(file, id, false);
+        },
+        function () {
+          setBusy(false);
+          showError(MESSAGES.takeOffline);
+        }
+      );
+  }
+
+  function useFile(file, id, resumed) {
+    if (!takeInfo || takeInfo.id !== id) dropTake();
+    // The camera is not needed to watch or send a file.
+    stopCamera();
+    take = file;
+    takeInfo = { id: id, number: resumed ? 0 : takesUsed, source: "file", filename: file.name, stored: false };
+    showTake(file);
+    setPhase("review");
+    setStatus(
+      "You chose \u201c" + file.name + "\u201d (" + formatBytes(file.size) + "). Watch it if you like, then press " +
+      "\u201cSubmit\u201d." + (resumed ? " Sending continues from where it stopped." : "")
+    );
+  }
+
+  // --- sending --------------------------------------------------------------------
+
+  function filenameFor(blob, info) {
+    if (info.filename) return info.filename;
     return blob.type.indexOf("mp4") !== -1 ? "answer.mp4" : "answer.webm";
   }
 
-  function setBusy(busy) {
-    el.submit.disabled = busy;
-    el.rerecord.disabled = busy;
-  }
-
-  function showProgress(fraction) {
-    var percent = Math.round(fraction * 100);
+  function showProgress(progress) {
+    var percent = Math.floor(progress.fraction * 100);
     el.progress.value = percent;
     el.progress.textContent = percent + "%";
     el.percent.textContent = percent + "%";
-  }
-
-  function serverDetail(xhr) {
-    try {
-      var body = JSON.parse(xhr.responseText);
-      if (body && typeof body.detail === "string" && body.detail) return body.detail;
-    } catch (ignored) {
-      // Not JSON (a proxy's error page, say): fall back to our own words.
+    var parts = [formatBytes(progress.sent) + " of " + formatBytes(progress.total)];
+    if (progress.bytesPerSecond) {
+      parts.push(formatBytes(progress.bytesPerSecond) + "/s");
+      if (progress.secondsLeft !== null) parts.push(formatSecondsLeft(progress.secondsLeft));
     }
-    return STATUS_MESSAGES[xhr.status] ||
-      "Something went wrong on our side (error " + xhr.status + "). Please press \u201cSubmit\u201d again in a moment.";
+    el.uploadDetail.textContent = parts.join(" \u00b7 ");
+    if (el.upload.classList.contains("waiting")) {
+      el.upload.classList.remove("waiting");
+      setStatus("Sending your answer." + MESSAGES.keepOpen);
+    }
   }
 
-  function upload() {
-    if (!take) return;
+  function submit() {
+    if (!take || busy || phase === "sending" || submitted) return;
     if (take.size > config.maxBytes) {
       showError(STATUS_MESSAGES[413]);
       return;
     }
+    var info = takeInfo;
     hideError();
-    setBusy(true);
-    showProgress(0);
+    stopCamera();
+    setPhase("sending");
     show(el.upload, true);
-    setStatus("Sending your answer. Please keep this page open.");
-
-    var form = new FormData();
-    form.append("file", take, filenameFor(take));
-    var xhr = new XMLHttpRequest();
-    xhr.open("POST", config.uploadUrl);
-    xhr.setRequestHeader("Accept", "application/json");
-    xhr.upload.addEventListener("progress", function (event) {
-      if (event.lengthComputable) showProgress(event.loaded / event.total);
+    el.upload.classList.remove("waiting");
+    showProgress({ sent: 0, total: take.size, fraction: 0, bytesPerSecond: 0, secondsLeft: null });
+    setStatus("Sending your answer." + MESSAGES.keepOpen);
+    sender = window.aurio.takeUpload.send({
+      blob: take,
+      filename: filenameFor(take, info),
+      fingerprint: window.aurio.takeUpload.fingerprintFor(config.token, info.id),
+      endpoint: config.tusUrl,
+      finishUrlPrefix: config.finishUrlPrefix,
+      inviteUrl: config.inviteUrl,
+      chunkSize: config.chunkSize,
+      uploadUrl: info.uploadUrl || null,
+      onProgress: showProgress,
+      onWaiting: function (offline) {
+        el.upload.classList.add("waiting");
+        setStatus((offline ? MESSAGES.offline : MESSAGES.reconnecting) +
+          (info.stored ? MESSAGES.keptHere : MESSAGES.keepOpen));
+      },
+      onUploaded: function (url) {
+        info.uploadUrl = url;
+        if (store && info.stored) store.updateTake(info.key, { uploadUrl: url }).catch(function () {});
+      },
+      onSaving: function () {
+        el.progress.value = 100;
+        el.percent.textContent = "100%";
+        el.upload.classList.remove("waiting");
+        setStatus("Sent. Saving your answer\u2026");
+      },
+      onDone: function () {
+        finished(info);
+      },
+      onRefused: function (status, detail) {
+        refused(info, status, detail);
+      },
     });
-    xhr.upload.addEventListener("load", function () {
-      showProgress(1);
-      setStatus("Sent. Saving your answer\u2026");
-    });
-    xhr.addEventListener("load", function () {
-      onUploadAnswered(xhr);
-    });
-    xhr.addEventListener("error", function () {
-      onUploadFailed(MESSAGES.network);
-    });
-    xhr.addEventListener("timeout", function () {
-      onUploadFailed(MESSAGES.network);
-    });
-    xhr.send(form);
   }
 
-  function onUploadAnswered(xhr) {
-    // 409: an earlier attempt already got through (its answer was lost on the way back).
-    if (xhr.status === 201 || xhr.status === 409) {
-      finish();
-      return;
-    }
-    if (xhr.status === 404 || xhr.status === 410) {
-      // The link itself is no longer usable: retrying cannot help.
-      stopCamera();
-      show(el.upload, false);
-      showButtons([]);
-      setStatus("");
-      showError(serverDetail(xhr));
-      return;
-    }
-    onUploadFailed(serverDetail(xhr));
-  }
-
-  function onUploadFailed(message) {
-    setBusy(false);
-    show(el.upload, false);
-    setStatus("");
-    showError(message);
-    el.submit.focus();
-  }
-
-  function finish() {
+  function finished(info) {
     submitted = true;
+    sender = null;
     stopCamera();
     setStatus("Done. Taking you to the confirmation page\u2026");
-    window.location.assign(config.doneUrl);
+    var cleared = store && info.key ? saving.then(function () {
+      return store.deleteTake(info.key);
+    }) : Promise.resolve();
+    // Leave within a moment even if the browser is slow to clear its copy.
+    var patience = new Promise(function (resolve) {
+      window.setTimeout(resolve, 2000);
+    });
+    Promise.race([cleared.catch(function () {}), patience]).then(function () {
+      window.location.assign(config.doneUrl);
+    });
+  }
+
+  function refused(info, status, detail) {
+    sender = null;
+    if (status === 404 || status === 410) {
+      gone(detail || STATUS_MESSAGES[status]);
+      return;
+    }
+    var message = detail || STATUS_MESSAGES[status] ||
+      (status ? "Something went wrong on our side (error " + status + "). Please press \u201cSubmit\u201d again." :
+        MESSAGES.unreadable);
+    if ([400, 413, 415, 422].indexOf(status) !== -1) {
+      // The server will not take these bytes: sending them again cannot help.
+      info.refused = true;
+      if (store && info.stored) store.deleteTake(info.key).catch(function () {});
+      info.stored = false;
+      message += info.source === "file" ? " Please choose another video" + (canRecord ? ", or record one here." : ".") :
+        " Please record your answer again.";
+    }
+    setPhase("review");
+    setStatus("");
+    showError(message);
+    (el.submit.hidden ? el.rerecord : el.submit).focus();
+  }
+
+  // The link itself can no longer be used: nothing on this page can help.
+  function gone(message) {
+    stop();
+    stopCamera();
+    setPhase("gone");
+    showError(message);
   }
 
   // --- page ---------------------------------------------------------------
 
   function warnBeforeLeaving(event) {
-    if (take && !submitted) {
+    if (submitted) return;
+    if (take || phase === "recording" || phase === "sending") {
       event.preventDefault();
       event.returnValue = "";
     }
   }
 
+  function readConfig(root) {
+    var data = root.dataset;
+    return {
+      token: data.token,
+      tusUrl: data.tusUrl,
+      finishUrlPrefix: data.finishUrlPrefix,
+      takesUrl: data.takesUrl,
+      inviteUrl: data.inviteUrl,
+      doneUrl: data.doneUrl,
+      maxSeconds: parseInt(data.maxSeconds, 10) || 120,
+      maxBytes: parseInt(data.maxBytes, 10) || Infinity,
+      maxTakes: parseInt(data.maxTakes, 10) || 0,
+      takesUsed: parseInt(data.takesUsed, 10) || 0,
+      chunkSize: chunkSizeFromUrl(),
+    };
+  }
+
+  function begin() {
+    if (canRecord) {
+      preview();
+      return;
+    }
+    setPhase("unavailable");
+    showError(unsupportedReason() + FILE_INSTEAD);
+  }
+
   function init() {
     var root = $("recorder");
     if (!root) return;
-    ["nojs", "error", "preview", "playback", "timer", "elapsed", "remaining", "retry", "start", "stop",
-      "rerecord", "submit", "upload", "progress", "percent", "status"].forEach(function (id) {
+    ["nojs", "error", "recorder", "earlier", "stage", "preview", "playback", "countdown", "devices", "camera",
+      "microphone", "timer", "elapsed", "remaining", "retry", "start", "stop", "rerecord", "submit", "discard",
+      "upload", "progress", "percent", "status", "alternative", "file"].forEach(function (id) {
       el[id] = $(id);
     });
     el.badge = $("rec-badge");
-    el.stage = root.querySelector(".stage");
-    config = {
-      uploadUrl: root.dataset.uploadUrl,
-      doneUrl: root.dataset.doneUrl,
-      maxSeconds: parseInt(root.dataset.maxSeconds, 10) || 120,
-      maxBytes: parseInt(root.dataset.maxBytes, 10) || Infinity,
-    };
+    el.earlierInfo = $("earlier-info");
+    el.micCheck = root.querySelector(".mic-check");
+    el.micLevel = $("mic-level");
+    el.micMeter = $("mic-meter");
+    el.micNote = $("mic-note");
+    el.cameraChoice = $("camera-choice");
+    el.microphoneChoice = $("microphone-choice");
+    el.takeLabel = $("take-label");
+    el.countdownNumber = $("countdown-number");
+    el.timeLeft = $("time-left");
+    el.uploadDetail = $("upload-detail");
+    config = readConfig(root);
+    takesUsed = config.takesUsed;
+    maxTakes = config.maxTakes;
 
     show(el.nojs, false);
-    var problem = unsupportedReason();
-    if (problem) {
-      showError(problem);
+    if (!window.aurio || !window.aurio.takeUpload || !window.aurio.takeUpload.isSupported()) {
+      showError(MESSAGES.noUpload);
       return;
     }
-    mimeType = chooseMimeType();
-    show(root, true);
+    canRecord = !unsupportedReason();
+    if (canRecord) mimeType = chooseMimeType();
     resetTimer();
 
     el.retry.addEventListener("click", preview);
-    el.start.addEventListener("click", start);
+    el.start.addEventListener("click", startTake);
     el.stop.addEventListener("click", stop);
-    el.rerecord.addEventListener("click", rerecord);
-    el.submit.addEventListener("click", upload);
+    el.rerecord.addEventListener("click", startTake);
+    el.submit.addEventListener("click", submit);
+    el.discard.addEventListener("click", discardEarlierTake);
+    el.camera.addEventListener("change", chooseDevice);
+    el.microphone.addEventListener("change", chooseDevice);
+    el.file.addEventListener("change", onFileChosen);
     el.playback.addEventListener("loadedmetadata", fixDuration);
+    el.playback.addEventListener("error", onPlaybackError);
+    if (canRecord && navigator.mediaDevices.addEventListener) {
+      navigator.mediaDevices.addEventListener("devicechange", function () {
+        if (stream) listDevices();
+      });
+    }
     window.addEventListener("beforeunload", warnBeforeLeaving);
     window.addEventListener("pagehide", stopCamera);
-    preview();
+    // Back from the browser's page cache: the camera was let go on the way out.
+    window.addEventListener("pageshow", function (event) {
+      if (event.persisted && canRecord && phase === "check") preview();
+    });
+
+    window.aurio.takeStore
+      .open()
+      .then(function (opened) {
+        store = opened;
+        return store ? findEarlierTake() : null;
+      })
+      .catch(function () {
+        return null;
+      })
+      .then(function (earlier) {
+        if (earlier) offerEarlierTake(earlier);
+        else begin();
+      });
   }
 
   init();

@@ -1,8 +1,10 @@
 """Browser fixtures: Playwright (sync API) driving Debian's Chromium.
 
 Never `playwright install`: the browser is the system package at
-/usr/bin/chromium. Chromium's fake camera and microphone stand in for real
-devices, so the recording page runs end to end without hardware.
+/usr/bin/chromium. Chromium's fake cameras (two of them, so the page offers a
+choice) and microphones stand in for real devices, so the recording page runs
+end to end without hardware. `proxy` puts a fault-injecting proxy between the
+browser and the live server (tests/e2e/faultproxy.py).
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from pytest_django.live_server_helper import LiveServer
+
+from tests.e2e.faultproxy import FaultProxy, fault_proxy
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, Playwright
@@ -23,7 +28,7 @@ os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--use-fake-device-for-media-stream",
+    "--use-fake-device-for-media-stream=device-count=2",
     "--no-sandbox",
     "--disable-gpu",
     "--disable-background-networking",
@@ -34,6 +39,12 @@ CHROMIUM_ARGS = [
 # Answers every camera/microphone prompt with "allow".
 ALLOW_MEDIA = "--use-fake-ui-for-media-stream"
 TIMEOUT_MS = 30_000
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+}
 
 
 def _require_chromium() -> None:
@@ -83,6 +94,8 @@ def _new_page(browser: Browser, **context_options: object) -> Iterator[Page]:
     # Printed only when a test fails (pytest captures it): the page's own view.
     page.on("console", lambda msg: print(f"[console.{msg.type}] {msg.text}"))
     page.on("pageerror", lambda exc: print(f"[pageerror] {exc}"))
+    # The record page asks before leaving with an unsent take; tests that reload mean it.
+    page.on("dialog", lambda dialog: dialog.accept())
     yield page
     context.close()
 
@@ -91,6 +104,11 @@ def _new_page(browser: Browser, **context_options: object) -> Iterator[Page]:
 @pytest.fixture
 def browser_page(chromium: Browser) -> Iterator[Page]:
     yield from _new_page(chromium)
+
+
+@pytest.fixture
+def phone_page(chromium: Browser) -> Iterator[Page]:
+    yield from _new_page(chromium, **PHONE)
 
 
 @pytest.fixture
@@ -109,3 +127,11 @@ def screenshot() -> Callable[[Page, str], None]:
             page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
 
     return save
+
+
+@pytest.fixture
+def proxy(live_server: LiveServer) -> Iterator[FaultProxy]:
+    """A fault-injecting proxy in front of the live server; open pages at `proxy.url`."""
+    host = live_server.thread.host  # type: ignore[attr-defined]
+    with fault_proxy("127.0.0.1" if host == "localhost" else host, live_server.thread.port) as p:  # type: ignore[attr-defined]
+        yield p

@@ -1,14 +1,13 @@
 """The whole flow through a real browser.
 
 A candidate records a few seconds on /r/<token> with Chromium's fake camera and
-submits; a recruiter logs into the admin, plays the video, seeks in it and tags
-it. Plus the candidate's two unhappy first impressions: a refused camera and an
-unknown link.
+submits (a resumable tus upload, then "finish"); a recruiter logs into the
+admin, plays the video, seeks in it and tags it. Plus the candidate's two
+unhappy first impressions: a refused camera and an unknown link.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import pytest
@@ -20,13 +19,19 @@ from pytest_django.live_server_helper import LiveServer
 
 from invites.models import Invite
 from invites.services import invite_create
+from tests.e2e.record_page import (
+    expect_done,
+    kept_take,
+    kept_take_count,
+    record_path,
+    record_take,
+    wait_for_camera,
+    wait_until,
+)
+from uploads.models import Upload
 from videos.models import Video
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-RECORD_MS = 4_000
-# Generous: the server may remux the upload before it answers.
-UPLOAD_TIMEOUT_MS = 60_000
 
 # Resolves with the player's duration once its metadata is in.
 PLAYER_METADATA_JS = """
@@ -61,31 +66,24 @@ async (seconds) => {
 """
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    """Poll `condition` (e.g. a database read) until true or `timeout` seconds pass."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.2)
-    return True
-
-
 def record_url(live_server: LiveServer, token: str) -> str:
-    return live_server.url + reverse("invites:record", args=[token])
+    return live_server.url + record_path(token)
 
 
 def record_and_submit(page: Page, invite: Invite, screenshot: Callable[[Page, str], None]) -> None:
-    expect(page.locator("#nojs")).to_be_hidden()
-    expect(page.locator("#start")).to_be_enabled()
+    wait_for_camera(page)
     # The live preview shows the (fake) camera, without echoing the microphone.
-    page.wait_for_function("() => document.getElementById('preview').readyState >= 2")
     assert page.eval_on_selector("#preview", "v => v.muted")
+    expect(page.locator("#consent")).to_contain_text("only their recruiting team can watch it")
     screenshot(page, "record")
 
     page.click("#start")
+    # A 3-2-1 countdown first; the take is counted by the server.
+    expect(page.locator("#countdown")).to_be_visible()
+    expect(page.locator("#take-label")).to_have_text("Take 1 of 3")
+    screenshot(page, "countdown")
     expect(page.locator("#stop")).to_be_visible()
-    page.wait_for_timeout(RECORD_MS)
+    page.wait_for_timeout(4_000)  # the recording itself
     expect(page.locator("#elapsed")).not_to_have_text("0:00")
     page.click("#stop")
 
@@ -95,11 +93,18 @@ def record_and_submit(page: Page, invite: Invite, screenshot: Callable[[Page, st
     # The take can be watched and seeked before it is sent.
     page.wait_for_function("() => Number.isFinite(document.getElementById('playback').duration)")
     screenshot(page, "review")
+    kept = kept_take(page)
 
     page.click("#submit")
-    expect(page.locator("h1")).to_contain_text("Thank you", timeout=UPLOAD_TIMEOUT_MS)
-    assert page.url.endswith(reverse("invites:done", args=[invite.token]))
+    expect(page.locator("#upload")).to_be_visible()
+    expect(page.locator("#submit")).to_be_disabled()
+    expect_done(page, invite)
     screenshot(page, "done")
+    # Sent and saved: the browser's copy is gone.
+    assert kept_take_count(page) == 0
+    upload = Upload.objects.get(invite=invite)
+    assert upload.length == upload.offset == kept["size"]
+    assert upload.sha256 == kept["sha256"]
 
 
 def log_in_to_admin(page: Page, live_server: LiveServer, username: str, password: str) -> None:
@@ -120,6 +125,9 @@ def test_candidate_records_and_recruiter_plays_seeks_and_tags(
 
     # Both sides of the write: the row and the stored file.
     video = Video.objects.get(invite=invite)
+    assert Upload.objects.get(invite=invite).video_id == video.id
+    invite.refresh_from_db()
+    assert invite.takes == 1
     assert video.size > 0
     assert video.file.name
     assert video.file.storage.exists(video.file.name)
@@ -160,16 +168,42 @@ def test_recording_stops_by_itself_at_the_limit_and_can_be_redone(
     expect(page.locator("#remaining")).to_have_text("0:02")
 
     page.click("#start")
-    expect(page.locator("#playback")).to_be_visible(timeout=10_000)
+    expect(page.locator("#playback")).to_be_visible(timeout=15_000)
     expect(page.locator("#status")).to_contain_text("Time is up")
     expect(page.locator("#elapsed")).to_have_text("0:02")
 
+    # Re-recording asks the server for the next take and counts down again.
     page.click("#rerecord")
+    expect(page.locator("#countdown")).to_be_visible()
     expect(page.locator("#preview")).to_be_visible()
     expect(page.locator("#playback")).to_be_hidden()
     expect(page.locator("#submit")).to_be_hidden()
-    expect(page.locator("#start")).to_be_enabled()
+    expect(page.locator("#take-label")).to_have_text("Take 2 of 3")
+    expect(page.locator("#stop")).to_be_visible()
+    expect(page.locator("#playback")).to_be_visible(timeout=15_000)
     assert not Video.objects.filter(invite=invite).exists()
+    invite.refresh_from_db()
+    assert invite.takes == 2
+
+
+def test_a_take_can_be_recorded_again_and_the_last_one_is_sent(
+    live_server: LiveServer, browser_page: Page
+) -> None:
+    page = browser_page
+    invite = invite_create(email="cand@example.com", name="Cand")
+    page.goto(record_url(live_server, invite.token))
+    wait_for_camera(page)
+    record_take(page, ms=1_000)
+    first = kept_take(page)
+    record_take(page, ms=2_500, button="#rerecord")
+    second = kept_take(page)  # the first take is no longer kept: only one remains
+    assert second["sha256"] != first["sha256"]
+
+    page.click("#submit")
+    expect_done(page, invite)
+    upload = Upload.objects.get(invite=invite)
+    assert upload.length == second["size"]
+    assert wait_until(lambda: Video.objects.filter(invite=invite).count() == 1)
 
 
 def test_refused_camera_explains_how_to_allow_it(
@@ -183,6 +217,8 @@ def test_refused_camera_explains_how_to_allow_it(
     expect(error).to_contain_text("allow the camera and microphone")
     expect(denied_page.locator("#retry")).to_be_visible()
     expect(denied_page.locator("#start")).to_be_hidden()
+    # Sending a video file is still possible.
+    expect(denied_page.locator("#alternative")).to_be_visible()
     screenshot(denied_page, "denied")
 
 

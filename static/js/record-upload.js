@@ -1,0 +1,438 @@
+/* Sends one take to aurio and submits it: tus 1.0 upload, then "finish".
+ *
+ * Built on the vendored tus-js-client (static/vendor/tus-js-client). The
+ * upload's URL is kept in localStorage under a fingerprint made of the invite
+ * token and the take's id, so the same take, read back from IndexedDB after a
+ * reload, resumes the same upload from the last byte the server has. Network
+ * trouble never ends an upload: it waits for the connection (the browser's
+ * `online` event, or a timer) and carries on. Only the server's refusals end
+ * it, with the server's own words.
+ *
+ * Used by static/js/record.js as `aurio.takeUpload.send({...})`.
+ */
+(function () {
+  "use strict";
+
+  var DEFAULT_CHUNK_SIZE = 5 * 1024 * 1024;
+  // tus-js-client's own quick retries; after them we keep waiting with WAIT_DELAYS.
+  var RETRY_DELAYS = [0, 1000, 3000, 5000, 10000, 20000];
+  var WAIT_DELAYS = [2000, 5000, 10000, 20000, 30000];
+  // A request that moves no byte for this long is given up and resumed.
+  var STALL_MS = 30000;
+  var SPEED_WINDOW_MS = 8000;
+
+  function fingerprintFor(token, takeId) {
+    return "aurio:" + token + ":" + takeId;
+  }
+
+  function absolute(url) {
+    return new URL(url, window.location.href).href;
+  }
+
+  function parseDetail(text) {
+    try {
+      var body = JSON.parse(text);
+      if (body && typeof body.detail === "string") return body.detail;
+    } catch (ignored) {
+      // Not JSON (a proxy's error page, say): the caller has its own words.
+    }
+    return "";
+  }
+
+  // No answer, or an answer that says "try again later" rather than "no".
+  function isTransient(status) {
+    return !status || status >= 500 || [408, 423, 429].indexOf(status) !== -1;
+  }
+
+  function isOnline() {
+    return navigator.onLine !== false;
+  }
+
+  // Resolves after `ms`, or as soon as the browser says it is back online.
+  function waitForNetwork(ms) {
+    return new Promise(function (resolve) {
+      var timer = window.setTimeout(done, ms);
+      window.addEventListener("online", done);
+      function done() {
+        window.clearTimeout(timer);
+        window.removeEventListener("online", done);
+        resolve();
+      }
+    });
+  }
+
+  // --- Upload-Checksum on every PATCH (the server checks it and answers 460 on a mismatch) ---
+
+  function base64(buffer) {
+    var bytes = new Uint8Array(buffer);
+    var text = "";
+    for (var i = 0; i < bytes.length; i += 0x8000) {
+      text += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+    }
+    return window.btoa(text);
+  }
+
+  function ChecksumHttpStack() {
+    this.inner = new window.tus.DefaultHttpStack();
+  }
+
+  ChecksumHttpStack.prototype.getName = function () {
+    return "ChecksumHttpStack";
+  };
+
+  ChecksumHttpStack.prototype.createRequest = function (method, url) {
+    var request = this.inner.createRequest(method, url);
+    var send = request.send.bind(request);
+    request.send = function (body) {
+      if (!body || typeof body.arrayBuffer !== "function" || !(window.crypto && window.crypto.subtle)) {
+        return send(body);
+      }
+      return body
+        .arrayBuffer()
+        .then(function (bytes) {
+          return window.crypto.subtle.digest("SHA-256", bytes);
+        })
+        .then(function (digest) {
+          request.setHeader("Upload-Checksum", "sha256 " + base64(digest));
+          return send(body);
+        });
+    };
+    return request;
+  };
+
+  // --- speed and time left ---------------------------------------------------
+
+  function RateMeter() {
+    this.samples = [];
+  }
+
+  RateMeter.prototype.add = function (bytes) {
+    var now = performance.now();
+    var last = this.samples[this.samples.length - 1];
+    // Resuming can move back to the server's offset: start measuring afresh.
+    if (last && bytes < last.bytes) this.samples = [];
+    this.samples.push({ at: now, bytes: bytes });
+    while (this.samples.length > 2 && now - this.samples[0].at > SPEED_WINDOW_MS) this.samples.shift();
+  };
+
+  // Bytes per second over the last few seconds, or 0 while that is unknown.
+  RateMeter.prototype.speed = function () {
+    var first = this.samples[0];
+    var last = this.samples[this.samples.length - 1];
+    if (!first || last.at - first.at < 1000) return 0;
+    return ((last.bytes - first.bytes) * 1000) / (last.at - first.at);
+  };
+
+  RateMeter.prototype.reset = function () {
+    this.samples = [];
+  };
+
+  // --- the upload --------------------------------------------------------------
+
+  /* options: blob, filename, fingerprint, endpoint, finishUrlPrefix, inviteUrl, chunkSize,
+   * uploadUrl (a finished upload to submit without sending it again), and callbacks:
+   * onProgress({sent, total, fraction, bytesPerSecond, secondsLeft}), onWaiting(offline),
+   * onUploaded(url or null), onSaving(), onDone(videoId), onRefused(status, detail). */
+  function send(options) {
+    var tus = window.tus;
+    var meter = new RateMeter();
+    var upload = null;
+    var stopped = false;
+    var uploadedAgain = false;
+    var finishing = false; // the bytes are all there: only "finish" is left
+    var waits = 0;
+    var restarts = 0;
+    var lastActivity = Date.now();
+    var watchdog = window.setInterval(checkStall, 5000);
+
+    function activity() {
+      lastActivity = Date.now();
+    }
+
+    function stop() {
+      stopped = true;
+      window.clearInterval(watchdog);
+      if (upload) upload.abort(false);
+    }
+
+    function refuse(status, detail) {
+      stop();
+      options.onRefused(status, detail);
+    }
+
+    function nextWait() {
+      var delay = WAIT_DELAYS[Math.min(waits, WAIT_DELAYS.length - 1)];
+      waits += 1;
+      options.onWaiting(!isOnline());
+      return waitForNetwork(delay);
+    }
+
+    function checkStall() {
+      if (stopped || finishing || !upload || Date.now() - lastActivity < STALL_MS) return;
+      // A connection that hangs without failing (a half-open socket): drop it and resume.
+      activity();
+      upload.abort(false);
+      upload.start();
+    }
+
+    function onProgress(sent, total) {
+      activity();
+      waits = 0;
+      restarts = 0;
+      meter.add(sent);
+      var speed = meter.speed();
+      options.onProgress({
+        sent: sent,
+        total: total,
+        fraction: total ? sent / total : 0,
+        bytesPerSecond: speed,
+        secondsLeft: speed ? (total - sent) / speed : null,
+      });
+    }
+
+    function onTusError(error) {
+      if (stopped) return;
+      var response = error && error.originalResponse;
+      var status = response ? response.getStatus() : 0;
+      if (!error || !error.originalRequest) {
+        // Not an HTTP failure: the browser could not read the recording.
+        refuse(0, "");
+        return;
+      }
+      var detail = response ? parseDetail(response.getBody()) : "";
+      if (isTransient(status)) {
+        meter.reset();
+        nextWait().then(resume);
+      } else if (status === 409) {
+        // Either the offset moved (ask the server where it is and carry on), or an answer
+        // was already submitted through this link (another tab, a lost response): done.
+        alreadySubmitted().then(
+          function (submitted) {
+            if (stopped) return;
+            if (submitted) {
+              stop();
+              options.onDone(null);
+            } else {
+              resumeSoon();
+            }
+          },
+          function () {
+            nextWait().then(resume);
+          }
+        );
+      } else if (error.originalRequest.getMethod() !== "POST" && [404, 410, 460].indexOf(status) !== -1) {
+        // A damaged chunk (460) or a vanished or expired upload: tus-js-client asks the
+        // server for the offset and, where the upload is gone, starts a new one.
+        resumeSoon();
+      } else {
+        refuse(status, detail);
+      }
+    }
+
+    function resume() {
+      if (stopped) return;
+      activity();
+      upload.start();
+    }
+
+    // At once the first few times; then as after a network failure, so nothing spins.
+    function resumeSoon() {
+      restarts += 1;
+      if (restarts <= 3) resume();
+      else nextWait().then(resume);
+    }
+
+    function startUpload() {
+      activity();
+      upload = new tus.Upload(options.blob, {
+        endpoint: absolute(options.endpoint),
+        chunkSize: options.chunkSize || DEFAULT_CHUNK_SIZE,
+        retryDelays: RETRY_DELAYS,
+        metadata: { filename: options.filename, filetype: options.blob.type || "" },
+        fingerprint: function () {
+          return Promise.resolve(options.fingerprint);
+        },
+        storeFingerprintForResuming: true,
+        removeFingerprintOnSuccess: true,
+        httpStack: new ChecksumHttpStack(),
+        onBeforeRequest: activity,
+        onAfterResponse: activity,
+        onShouldRetry: function (error, attempt) {
+          var response = error.originalResponse;
+          // Other refusals go to onTusError, which knows what each one means.
+          var retry = isOnline() && isTransient(response ? response.getStatus() : 0);
+          if (retry) {
+            // tus-js-client waits before retrying: that is not a stall.
+            lastActivity = Date.now() + RETRY_DELAYS[attempt];
+            if (attempt > 0) options.onWaiting(false);
+          }
+          return retry;
+        },
+        onProgress: onProgress,
+        onError: onTusError,
+        onSuccess: function () {
+          if (stopped) return;
+          finishing = true;
+          var url = upload.url;
+          options.onUploaded(url);
+          finish(url);
+        },
+      });
+      upload
+        .findPreviousUploads()
+        .then(function (previous) {
+          var resumable = null;
+          previous.forEach(function (entry) {
+            if (!resumable && entry.size === options.blob.size && entry.uploadUrl) {
+              resumable = entry;
+            } else {
+              // Another file under the same fingerprint: its upload cannot continue.
+              tus.defaultOptions.urlStorage.removeUpload(entry.urlStorageKey);
+            }
+          });
+          if (resumable) upload.resumeFromPreviousUpload(resumable);
+        })
+        .catch(function () {
+          // No stored uploads to look at (storage blocked): start a new one.
+        })
+        .then(function () {
+          if (!stopped) upload.start();
+        });
+    }
+
+    function uploadAgain(status, detail) {
+      // The server lost or threw away a finished upload (expired, damaged): send it once more.
+      if (uploadedAgain) {
+        refuse(status, detail);
+        return;
+      }
+      uploadedAgain = true;
+      finishing = false;
+      options.onUploaded(null);
+      startUpload();
+    }
+
+    function finish(url) {
+      if (stopped) return;
+      activity();
+      options.onSaving();
+      var id = url.replace(/[?#].*$/, "").replace(/\/+$/, "").split("/").pop();
+      fetch(options.finishUrlPrefix + id + "/finish", {
+        method: "POST",
+        headers: { Accept: "application/json" },
+        credentials: "same-origin",
+      })
+        .then(function (response) {
+          return response.text().then(function (text) {
+            onFinishAnswer(url, response.status, text);
+          });
+        })
+        .catch(function () {
+          retryFinish(url);
+        });
+    }
+
+    function retryFinish(url) {
+      if (stopped) return;
+      nextWait().then(function () {
+        finish(url);
+      });
+    }
+
+    function onFinishAnswer(url, status, text) {
+      if (stopped) return;
+      var detail = parseDetail(text);
+      if (status === 200 || status === 201) {
+        stop();
+        var body = {};
+        try {
+          body = JSON.parse(text);
+        } catch (ignored) {
+          // A success without a body is still a success.
+        }
+        options.onDone(body.videoId || null);
+      } else if (status === 409) {
+        // Either an earlier attempt got through (its answer was lost) or the upload is incomplete.
+        alreadySubmitted().then(
+          function (submitted) {
+            if (!submitted) {
+              uploadAgain(status, detail);
+              return;
+            }
+            stop();
+            options.onDone(null);
+          },
+          function () {
+            retryFinish(url);
+          }
+        );
+      } else if (status === 404) {
+        uploadAgain(status, detail);
+      } else if (status >= 500 || status === 429) {
+        retryFinish(url);
+      } else {
+        refuse(status, detail);
+      }
+    }
+
+    function alreadySubmitted() {
+      return fetch(options.inviteUrl, { headers: { Accept: "application/json" } }).then(function (response) {
+        if (!response.ok) return false;
+        return response.json().then(function (body) {
+          return body.status === "submitted";
+        });
+      });
+    }
+
+    if (options.uploadUrl) {
+      finishing = true;
+      finish(options.uploadUrl);
+    } else {
+      startUpload();
+    }
+    return { abort: stop };
+  }
+
+  // Is an unfinished upload of this take stored here?
+  function hasPrevious(fingerprint) {
+    return window.tus.defaultOptions.urlStorage.findUploadsByFingerprint(fingerprint).then(
+      function (previous) {
+        return previous.length > 0;
+      },
+      function () {
+        return false;
+      }
+    );
+  }
+
+  // Forget a discarded take's upload: here, and (best effort) on the server.
+  function forget(fingerprint) {
+    var tus = window.tus;
+    var storage = tus.defaultOptions.urlStorage;
+    return storage
+      .findUploadsByFingerprint(fingerprint)
+      .then(function (previous) {
+        return Promise.all(
+          previous.map(function (entry) {
+            var removed = storage.removeUpload(entry.urlStorageKey);
+            if (!entry.uploadUrl) return removed;
+            return Promise.all([removed, tus.Upload.terminate(entry.uploadUrl, { retryDelays: null })]);
+          })
+        );
+      })
+      .catch(function () {
+        // The server expires abandoned uploads by itself.
+      });
+  }
+
+  window.aurio = window.aurio || {};
+  window.aurio.takeUpload = {
+    isSupported: function () {
+      return !!(window.tus && window.tus.isSupported);
+    },
+    fingerprintFor: fingerprintFor,
+    hasPrevious: hasPrevious,
+    forget: forget,
+    send: send,
+  };
+})();

@@ -1,0 +1,159 @@
+"""Steps on the candidate's record page shared by the browser tests."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.core.files.storage import default_storage
+from django.urls import reverse
+from playwright.sync_api import Page, Route, expect
+
+from invites.models import Invite
+from uploads.models import Chunk, Upload
+
+RECORD_MS = 4_000
+# Generous: the server may remux the upload before it answers.
+UPLOAD_TIMEOUT_MS = 60_000
+# Small upload chunks (`?chunk=` on the page's URL), so a few seconds of fake
+# camera (about 75 KB a second) travel in several PATCH requests.
+SMALL_CHUNK = 64 * 1024
+
+# What the page kept of its take in IndexedDB (size and SHA-256), once the
+# take is fully kept. (The page's CSP forbids fetching its in-memory blob: URL.)
+KEPT_TAKE_JS = """
+async () => {
+  const db = await new Promise((resolve, reject) => {
+    const opening = indexedDB.open("aurio-takes");
+    opening.onsuccess = () => resolve(opening.result);
+    opening.onerror = () => reject(opening.error);
+  });
+  const all = (name) => new Promise((resolve, reject) => {
+    const request = db.transaction(name).objectStore(name).getAll();
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+  if (!db.objectStoreNames.contains("takes")) { db.close(); return null; }
+  const takes = await all("takes");
+  const chunks = await all("chunks");
+  db.close();
+  if (takes.length !== 1 || takes[0].state !== "recorded") return null;
+  const hex = async (blob) => Array.from(
+    new Uint8Array(await crypto.subtle.digest("SHA-256", await blob.arrayBuffer())),
+    (b) => b.toString(16).padStart(2, "0")).join("");
+  const kept = new Blob(chunks.filter((c) => c.take === takes[0].key).map((c) => c.data));
+  return { size: kept.size, declaredSize: takes[0].size, sha256: await hex(kept) };
+}
+"""
+
+# How many takes the page still keeps in IndexedDB (any page of the same origin).
+KEPT_TAKE_COUNT_JS = """
+async () => {
+  const db = await new Promise((resolve, reject) => {
+    const opening = indexedDB.open("aurio-takes");
+    opening.onsuccess = () => resolve(opening.result);
+    opening.onerror = () => reject(opening.error);
+  });
+  if (!db.objectStoreNames.contains("takes")) { db.close(); return 0; }
+  const count = await new Promise((resolve, reject) => {
+    const request = db.transaction("takes").objectStore("takes").count();
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+  db.close();
+  return count;
+}
+"""
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Poll `condition` (e.g. a database read) until true or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def record_path(token: str, chunk: int | None = None) -> str:
+    path = reverse("invites:record", args=[token])
+    return f"{path}?chunk={chunk}" if chunk else path
+
+
+def wait_for_camera(page: Page) -> None:
+    expect(page.locator("#nojs")).to_be_hidden()
+    expect(page.locator("#start")).to_be_enabled()
+    page.wait_for_function("() => document.getElementById('preview').readyState >= 2")
+
+
+def record_take(page: Page, ms: int = RECORD_MS, button: str = "#start") -> None:
+    """Press Start (or Re-record), sit through the countdown, record `ms`, stop."""
+    page.click(button)
+    expect(page.locator("#stop")).to_be_visible()
+    expect(page.locator("#countdown")).to_be_hidden()
+    page.wait_for_timeout(ms)  # the recording itself: real time is the point
+    page.click("#stop")
+    expect(page.locator("#playback")).to_be_visible()
+    expect(page.locator("#submit")).to_be_enabled()
+
+
+def kept_take(page: Page) -> dict[str, Any]:
+    """The take as kept in IndexedDB: every chunk the recorder produced, in order."""
+    # wait_for_function does not wait for an async predicate: poll inside the page instead.
+    kept: dict[str, Any] | None = page.evaluate(
+        f"""async () => {{
+          const read = {KEPT_TAKE_JS};
+          for (let tries = 0; tries < 100; tries++) {{
+            const kept = await read();
+            if (kept) return kept;
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }}
+          return null;
+        }}"""
+    )
+    assert kept is not None, "the page did not keep exactly one recorded take in IndexedDB"
+    assert kept["size"] > 0
+    assert kept["size"] == kept["declaredSize"], kept
+    return kept
+
+
+def kept_take_count(page: Page) -> int:
+    return int(page.evaluate(KEPT_TAKE_COUNT_JS))
+
+
+def expect_done(page: Page, invite: Invite) -> None:
+    expect(page.locator("h1")).to_contain_text("Thank you", timeout=UPLOAD_TIMEOUT_MS)
+    assert page.url.endswith(reverse("invites:done", args=[invite.token]))
+
+
+def assembled_sha256(upload: Upload) -> str:
+    """SHA-256 of the bytes the server holds for an upload (its committed chunks, in order)."""
+    digest = hashlib.sha256()
+    for chunk in Chunk.objects.filter(upload=upload, offset__lt=upload.offset).order_by("offset"):
+        with default_storage.open(chunk.name, "rb") as f:
+            digest.update(f.read())
+    return digest.hexdigest()
+
+
+def capture_received_upload(page: Page) -> dict[str, Any]:
+    """Before each "finish" request goes out, note what the server received for that upload.
+
+    Finishing assembles the chunks and may remux them (WebM), then deletes the
+    chunks: this is the last moment the uploaded bytes themselves can be read.
+    """
+    received: dict[str, Any] = {}
+
+    def before_finish(route: Route) -> None:
+        upload_id = route.request.url.rstrip("/").split("/")[-2]
+        upload = Upload.objects.filter(pk=upload_id).first()
+        if upload is not None and upload.video_id is None:
+            received.update(
+                id=upload.pk, length=upload.length, offset=upload.offset, sha256=assembled_sha256(upload)
+            )
+        route.continue_()
+
+    page.route("**/finish", before_finish)
+    return received

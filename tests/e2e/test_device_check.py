@@ -1,0 +1,71 @@
+"""Before recording: the camera preview, the sound level, the choice of
+camera, and the consent line, on a desktop and on a phone-sized screen."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import Page, expect
+from pytest_django.live_server_helper import LiveServer
+
+from invites.services import invite_create
+from tests.e2e.record_page import record_path, wait_for_camera
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+CAMERA_LABEL_JS = "() => document.getElementById('preview').srcObject.getVideoTracks()[0].label"
+
+
+def test_the_device_check_hears_the_microphone_and_switches_cameras(
+    live_server: LiveServer, browser_page: Page, screenshot: Callable[[Page, str], None]
+) -> None:
+    page = browser_page
+    invite = invite_create(email="cand@example.com", name="Cand")
+    page.goto(live_server.url + record_path(invite.token))
+    wait_for_camera(page)
+
+    # Chromium's fake microphone beeps: the level bar moves and the page says so.
+    expect(page.locator("#mic-note")).to_have_text("We can hear you.")
+    page.wait_for_function(
+        "() => Number(document.getElementById('mic-meter').getAttribute('aria-valuenow')) > 20"
+    )
+    expect(page.locator("#consent")).to_contain_text(
+        "Your video and voice are recorded and sent to the team that invited you; "
+        "only their recruiting team can watch it."
+    )
+
+    # Two cameras: a choice is offered, and choosing one switches the preview to it.
+    cameras = page.locator("#camera option")
+    expect(page.locator("#camera-choice")).to_be_visible()
+    expect(cameras).to_have_count(2)
+    before = page.evaluate(CAMERA_LABEL_JS)
+    other = next(v for v in cameras.evaluate_all("os => os.map(o => o.textContent)") if v != before)
+    page.select_option("#camera", label=other)
+    page.wait_for_function(
+        """label => {
+          const stream = document.getElementById('preview').srcObject;
+          return !!stream && stream.getVideoTracks()[0].label === label
+            && stream.getVideoTracks()[0].readyState === 'live';
+        }""",
+        arg=other,
+    )
+    expect(page.locator("#start")).to_be_enabled()
+    expect(page.locator("#microphone-choice")).to_be_visible()
+    screenshot(page, "device-check")
+
+
+def test_the_device_check_fits_a_phone_screen(
+    live_server: LiveServer, phone_page: Page, screenshot: Callable[[Page, str], None]
+) -> None:
+    page = phone_page
+    invite = invite_create(email="cand@example.com", name="Cand")
+    page.goto(live_server.url + record_path(invite.token))
+    wait_for_camera(page)
+    expect(page.locator("#mic-note")).to_have_text("We can hear you.")
+
+    # Nothing wider than the screen: no sideways scrolling.
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+    box = page.locator("#start").bounding_box()
+    assert box is not None and box["height"] >= 44  # a comfortable touch target
+    screenshot(page, "phone-device-check")

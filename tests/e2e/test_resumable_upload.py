@@ -1,0 +1,208 @@
+"""The take survives the network and the tab: a real Chromium, a fault-injecting
+proxy (tests/e2e/faultproxy.py) between it and the live server.
+
+Each take travels in 64 KB tus chunks (`?chunk=` on the page's URL), so a cut
+lands mid-upload. "Byte-identical" compares the SHA-256 of the take the page
+kept in IndexedDB with the SHA-256 of the bytes the server assembled: read by
+the test from the stored chunks just before "finish" turns them into the video
+(WebM is remuxed after that), and as the server itself records it (Upload.sha256).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import Page, Route, expect
+from pytest_django.live_server_helper import LiveServer
+
+from invites.services import invite_create
+from tests.e2e.faultproxy import FaultProxy, Request
+from tests.e2e.record_page import (
+    SMALL_CHUNK,
+    capture_received_upload,
+    expect_done,
+    kept_take,
+    kept_take_count,
+    record_path,
+    record_take,
+    wait_for_camera,
+    wait_until,
+)
+from uploads.models import Upload
+from videos.models import Video
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def tus_requests(proxy: FaultProxy, since: int = 0) -> list[Request]:
+    """The tus requests the browser sent (the creation POST, HEADs, PATCHes), in order."""
+    return [r for r in proxy.requests[since:] if "/api/v1/tus/" in r.path]
+
+
+def patch_offsets(requests: list[Request]) -> list[int]:
+    return [r.offset for r in requests if r.method == "PATCH" and r.offset is not None]
+
+
+def assert_one_video_from(upload: Upload, kept: dict[str, object], received: dict[str, object]) -> None:
+    """One upload, complete, carrying exactly the kept take's bytes, turned into one stored video."""
+    assert upload.length == upload.offset == kept["size"]
+    assert received["id"] == upload.pk
+    assert received["sha256"] == kept["sha256"]
+    # The server's own record of the assembled bytes (before any remux) agrees.
+    assert upload.sha256 == kept["sha256"]
+    video = Video.objects.get(invite=upload.invite)
+    assert upload.video_id == video.id
+    assert video.file.storage.exists(video.file.name)
+    assert video.file.storage.size(video.file.name) == video.size
+    assert video.duration_seconds is not None and 3 <= video.duration_seconds <= 6, video.duration_seconds
+
+
+def test_upload_resumes_after_the_connection_is_cut(
+    live_server: LiveServer, proxy: FaultProxy, browser_page: Page, screenshot: Callable[[Page, str], None]
+) -> None:
+    page = browser_page
+    invite = invite_create(email="cand@example.com", name="Cand")
+    page.goto(proxy.url + record_path(invite.token, chunk=SMALL_CHUNK))
+    wait_for_camera(page)
+    record_take(page)
+    kept = kept_take(page)
+    assert kept["size"] > 3 * SMALL_CHUNK, "the take should need several requests"
+    received = capture_received_upload(page)
+
+    # Halfway through, the network drops every connection and stays away for 2 s.
+    proxy.cut_after(kept["size"] // 2, refuse_for=2.0)
+    page.click("#submit")
+    expect(page.locator("#status")).to_contain_text("connection is having trouble")
+    expect(page.locator("#upload")).to_have_class(re.compile(r"\bwaiting\b"))
+    screenshot(page, "upload-waiting")
+
+    expect_done(page, invite)
+    assert proxy.cuts == 1
+    assert proxy.refused >= 1
+    # The same upload carried on: created once, then, after asking the server for its
+    # offset (HEAD), continued from there rather than from zero.
+    log = tus_requests(proxy)
+    assert [r.method for r in log].count("POST") == 1, log
+    resumed = next(i for i, r in enumerate(log) if r.method == "HEAD")
+    before, after = patch_offsets(log[:resumed]), patch_offsets(log[resumed:])
+    assert after[0] >= max(before) and after[0] > 0, log
+    upload = Upload.objects.get(invite=invite)
+    assert_one_video_from(upload, kept, received)
+    assert kept_take_count(page) == 0
+
+
+def test_reloading_mid_upload_offers_the_kept_take_and_resumes_it(
+    live_server: LiveServer, proxy: FaultProxy, browser_page: Page, screenshot: Callable[[Page, str], None]
+) -> None:
+    page = browser_page
+    invite = invite_create(email="cand@example.com", name="Cand")
+    page.goto(proxy.url + record_path(invite.token, chunk=SMALL_CHUNK))
+    wait_for_camera(page)
+    record_take(page)
+    kept = kept_take(page)
+
+    # A slow line: the upload is still under way when the candidate reloads.
+    proxy.throttle(40_000)
+    page.click("#submit")
+    assert wait_until(lambda: Upload.objects.filter(invite=invite, offset__gt=0).exists(), timeout=20)
+    expect(page.locator("#upload-detail")).to_contain_text("/s")
+    screenshot(page, "upload-progress")
+    before_reload = Upload.objects.get(invite=invite)
+    assert 0 < before_reload.offset < before_reload.length
+
+    reloaded_at = len(proxy.requests)
+    page.reload()
+    earlier = page.locator("#earlier")
+    expect(earlier).to_be_visible()
+    expect(earlier).to_contain_text("You have a recording from earlier that was not sent")
+    expect(page.locator("#discard")).to_be_visible()
+    expect(page.locator("#playback")).to_be_visible()
+    expect(page.locator("#start")).to_be_hidden()
+    screenshot(page, "earlier-take")
+
+    proxy.throttle(None)
+    received = capture_received_upload(page)
+    page.click("#submit")
+    expect_done(page, invite)
+
+    # The very upload that was under way, continued: not created again, not from zero.
+    upload = Upload.objects.get(invite=invite)
+    assert upload.pk == before_reload.pk
+    log = tus_requests(proxy, since=reloaded_at)
+    assert "POST" not in [r.method for r in log], log
+    assert log[0].method == "HEAD", log
+    assert patch_offsets(log)[0] >= before_reload.offset, log
+    assert_one_video_from(upload, kept, received)
+    assert kept_take_count(page) == 0
+
+
+def test_upload_waits_while_offline_and_carries_on_when_back(
+    live_server: LiveServer, phone_page: Page, screenshot: Callable[[Page, str], None]
+) -> None:
+    page = phone_page
+    invite = invite_create(email="cand@example.com", name="Cand")
+    page.goto(live_server.url + record_path(invite.token, chunk=SMALL_CHUNK))
+    wait_for_camera(page)
+    record_take(page)
+    kept = kept_take(page)
+
+    page.context.set_offline(True)
+    page.click("#submit")
+    expect(page.locator("#status")).to_contain_text("You are offline")
+    expect(page.locator("#status")).to_contain_text("kept safe on this device")
+    screenshot(page, "phone-upload-offline")
+    assert not Video.objects.filter(invite=invite).exists()
+
+    page.context.set_offline(False)  # the `online` event resumes at once
+    expect_done(page, invite)
+    upload = Upload.objects.get(invite=invite)
+    assert upload.length == upload.offset == kept["size"]
+
+
+def test_discarding_the_earlier_take_goes_back_to_the_camera(
+    live_server: LiveServer, browser_page: Page
+) -> None:
+    page = browser_page
+    invite = invite_create(email="cand@example.com", name="Cand")
+    page.goto(live_server.url + record_path(invite.token))
+    wait_for_camera(page)
+    record_take(page, ms=1_000)
+    kept_take(page)
+
+    page.reload()
+    expect(page.locator("#earlier")).to_be_visible()
+    page.click("#discard")
+    wait_for_camera(page)
+    expect(page.locator("#earlier")).to_be_hidden()
+    expect(page.locator("#playback")).to_be_hidden()
+    assert kept_take_count(page) == 0
+    assert not Upload.objects.filter(invite=invite).exists()
+
+
+def test_a_lost_answer_to_finish_is_retried_and_makes_one_video(
+    live_server: LiveServer, browser_page: Page
+) -> None:
+    page = browser_page
+    invite = invite_create(email="cand@example.com", name="Cand")
+    page.goto(live_server.url + record_path(invite.token))
+    wait_for_camera(page)
+    record_take(page, ms=1_500)
+    finishes: list[int] = []
+
+    def lose_first_answer(route: Route) -> None:
+        # The server gets the request and makes the video; the answer never reaches the page.
+        response = route.fetch()
+        finishes.append(response.status)
+        if len(finishes) == 1:
+            route.abort("connectionreset")
+        else:
+            route.fulfill(response=response)
+
+    page.route("**/finish", lose_first_answer)
+    page.dblclick("#submit")
+    expect_done(page, invite)
+    assert finishes == [201, 200]
+    assert Video.objects.filter(invite=invite).count() == 1
+    assert Upload.objects.filter(invite=invite).count() == 1
