@@ -274,13 +274,21 @@ SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "false")
 if envbool("USE_X_FORWARDED_PROTO", "false"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# With S3, the player and posters follow redirects to presigned URLs on the
+# bucket's origin, which the policy must allow for media and images.
+if AURIO_STORAGE == "s3":
+    _endpoint = os.environ.get("AWS_S3_ENDPOINT_URL", "")
+    _MEDIA_ORIGINS = ["/".join(_endpoint.split("/")[:3])] if _endpoint else ["https://*.amazonaws.com"]
+else:
+    _MEDIA_ORIGINS = []
+
 # No inline script anywhere: every page's JavaScript is a static file.
 SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF],
     "style-src": [CSP.SELF],
-    "img-src": [CSP.SELF, "data:", "blob:"],
-    "media-src": [CSP.SELF, "blob:"],
+    "img-src": [CSP.SELF, "data:", "blob:", *_MEDIA_ORIGINS],
+    "media-src": [CSP.SELF, "blob:", *_MEDIA_ORIGINS],
     "connect-src": [CSP.SELF],
     "object-src": [CSP.NONE],
     "base-uri": [CSP.SELF],

@@ -130,3 +130,13 @@ def test_storage_choice_is_checked(tmp_path: Path, env: dict[str, str], message:
     result = manage("check", env={**PRODUCTION, **env}, tmp_path=tmp_path)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_content_security_policy_allows_the_buckets_origin_for_media(tmp_path: Path) -> None:
+    env = {**PRODUCTION, "AURIO_STORAGE": "s3", "AWS_STORAGE_BUCKET_NAME": "b"}
+    code = "from django.conf import settings; print(settings.SECURE_CSP['media-src'][-1])"
+    for endpoint, origin in (("http://minio:9000/", "http://minio:9000"), ("", "https://*.amazonaws.com")):
+        result = manage("shell", "-c", code, env={**env, "AWS_S3_ENDPOINT_URL": endpoint}, tmp_path=tmp_path)
+        assert result.stdout.strip().splitlines()[-1] == origin, result.stderr
+    local = manage("shell", "-c", code, env=PRODUCTION, tmp_path=tmp_path)
+    assert local.stdout.strip().splitlines()[-1] == "blob:"
