@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import APIKeyCookie, HttpBearer
 
@@ -50,6 +50,14 @@ class StaffSession(APIKeyCookie):
 
 
 recruiter_auth = [BearerToken(), StaffSession()]
+
+
+class Error(Schema):
+    detail: str
+
+
+# What every recruiter endpoint may answer besides its success (documented in the schema).
+RECRUITER_ERRORS: dict[int, type[Schema]] = {401: Error, 403: Error}
 
 api = NinjaAPI(
     title="aurio API",

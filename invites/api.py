@@ -10,7 +10,8 @@ from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import EmailStr, Field
 
-from aurio.api import recruiter_auth, require_permission
+from aurio.api import RECRUITER_ERRORS, Error, recruiter_auth, require_permission
+from aurio.ratelimit import limited_api
 from invites.models import Invite, InviteStatus
 from invites.repository import invite_for_token, invites_with_videos
 from invites.services import invite_create, invite_mark_opened, invite_start_take
@@ -55,10 +56,6 @@ class TakeOut(Schema):
     takesLeft: int
 
 
-class Error(Schema):
-    detail: str
-
-
 def invite_out(invite: Invite) -> dict[str, object]:
     videos = list(invite.videos.all())
     return {
@@ -76,7 +73,7 @@ def invite_out(invite: Invite) -> dict[str, object]:
     }
 
 
-@router.post("/invites", auth=recruiter_auth, response={201: InviteOut})
+@router.post("/invites", auth=recruiter_auth, response={201: InviteOut, **RECRUITER_ERRORS, 422: Error})
 def create_invite(request: HttpRequest, payload: InviteIn) -> Status:
     """Create an invite; the response carries the candidate's link."""
     require_permission(request, "invites.add_invite")
@@ -90,14 +87,15 @@ def create_invite(request: HttpRequest, payload: InviteIn) -> Status:
     return Status(201, invite_out(invites_with_videos().get(pk=invite.pk)))
 
 
-@router.get("/invites", auth=recruiter_auth, response=list[InviteOut])
+@router.get("/invites", auth=recruiter_auth, response={200: list[InviteOut], **RECRUITER_ERRORS})
 def list_invites(request: HttpRequest) -> list[dict[str, object]]:
     """Every invite, newest first."""
     require_permission(request, "invites.view_invite")
     return [invite_out(invite) for invite in invites_with_videos()]
 
 
-@router.get("/invites/{token}", response={200: TokenCheckOut})
+@router.get("/invites/{token}", response={200: TokenCheckOut, 404: Error, 410: Error})
+@limited_api
 def check_invite(request: HttpRequest, token: str) -> dict[str, object]:
     """For the candidate's page: is this link usable? 404 unknown, 410 expired or revoked."""
     invite = invite_for_token(token)
@@ -122,6 +120,7 @@ def check_invite(request: HttpRequest, token: str) -> dict[str, object]:
 @router.post(
     "/invites/{token}/takes", response={201: TakeOut, 403: Error, 404: Error, 409: Error, 410: Error}
 )
+@limited_api
 def start_take(request: HttpRequest, token: str) -> Status:
     """The candidate starts a recording (or picks a file): the server counts takes
     and refuses more than AURIO_MAX_ATTEMPTS."""

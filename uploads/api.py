@@ -6,6 +6,8 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
+from aurio.api import Error
+from aurio.ratelimit import limited_api
 from invites.repository import invite_for_token
 from uploads import services
 from uploads.models import Upload
@@ -16,10 +18,6 @@ router = Router(tags=["uploads"])
 
 class FinishOut(Schema):
     videoId: uuid.UUID
-
-
-class Error(Schema):
-    detail: str
 
 
 @router.post(
@@ -37,6 +35,7 @@ class Error(Schema):
     },
     url_name="finish_upload",
 )
+@limited_api
 def finish_upload(request: HttpRequest, token: str, upload_id: str) -> Status:
     """Submit a complete resumable upload as the invite's video. Safe to repeat:
     a second call returns the same video (200)."""

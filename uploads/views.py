@@ -3,6 +3,7 @@ served by aurio itself for the candidate's page. https://tus.io/protocols/resuma
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from django.conf import settings
@@ -11,6 +12,7 @@ from django.urls import reverse
 from django.utils.http import http_date
 from django.views.decorators.csrf import csrf_exempt
 
+from aurio.ratelimit import rate_limited
 from invites.models import Invite
 from invites.repository import invite_for_token
 from uploads import services
@@ -20,6 +22,7 @@ from videos.services import UploadRefused, check_invite_accepts_upload
 TUS_VERSION = "1.0.0"
 EXTENSIONS = "creation,termination,expiration,checksum"
 OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,18}")  # ASCII only: str.isdigit() also accepts "²"
 
 
 def _tus(response: HttpResponse) -> HttpResponse:
@@ -66,7 +69,7 @@ def _method(request: HttpRequest) -> str:
 
 def _whole_number(request: HttpRequest, header: str) -> int:
     value = request.headers.get(header, "")
-    if not value.isdigit():
+    if not _WHOLE_NUMBER.fullmatch(value):
         raise services.TusError(400, f"{header} must be a whole number of bytes.")
     return int(value)
 
@@ -78,6 +81,7 @@ def _invite(token: str) -> Invite:
     return invite
 
 
+@rate_limited(tus=True)
 @csrf_exempt
 def uploads(request: HttpRequest, token: str) -> HttpResponse:
     """The upload collection of one invite: OPTIONS and POST (creation)."""
@@ -106,6 +110,7 @@ def uploads(request: HttpRequest, token: str) -> HttpResponse:
     return response
 
 
+@rate_limited(tus=True)
 @csrf_exempt
 def upload(request: HttpRequest, token: str, upload_id: str) -> HttpResponse:
     """One upload: HEAD (where are we?), PATCH (append), DELETE (terminate)."""

@@ -8,7 +8,8 @@ from django.http import HttpRequest, HttpResponseBase
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
-from aurio.api import recruiter_auth, require_permission
+from aurio.api import RECRUITER_ERRORS, Error, recruiter_auth, require_permission
+from aurio.ratelimit import limited_api
 from invites.repository import invite_for_token
 from videos import services
 from videos.models import Status as VideoStatus
@@ -38,10 +39,6 @@ UPLOAD_BODY = {
 
 class UploadOut(Schema):
     videoId: uuid.UUID
-
-
-class Error(Schema):
-    detail: str
 
 
 class RenditionOut(Schema):
@@ -156,6 +153,7 @@ def _video_or_404(request: HttpRequest, video_id: str) -> Video:
     openapi_extra=UPLOAD_BODY,
     url_name="upload_video",
 )
+@limited_api
 def upload_video(request: HttpRequest, token: str) -> Status:
     """The candidate's submission: multipart field `file`, authorised by the invite token."""
     invite = invite_for_token(token)
@@ -176,7 +174,7 @@ def upload_video(request: HttpRequest, token: str) -> Status:
     return Status(201, {"videoId": video.id})
 
 
-@router.get("/videos", auth=recruiter_auth, response=list[VideoOut])
+@router.get("/videos", auth=recruiter_auth, response={200: list[VideoOut], **RECRUITER_ERRORS, 404: Error})
 def list_videos(request: HttpRequest, inviteId: str | None = None) -> list[dict[str, object]]:
     """Videos, newest first; `inviteId` narrows to one invite."""
     require_permission(request, "videos.view_video")
@@ -189,7 +187,9 @@ def list_videos(request: HttpRequest, inviteId: str | None = None) -> list[dict[
     return [video_out(video) for video in videos]
 
 
-@router.get("/videos/{video_id}", auth=recruiter_auth, response=VideoOut)
+@router.get(
+    "/videos/{video_id}", auth=recruiter_auth, response={200: VideoOut, **RECRUITER_ERRORS, 404: Error}
+)
 def get_video(request: HttpRequest, video_id: str) -> dict[str, object]:
     require_permission(request, "videos.view_video")
     return video_out(_video_or_404(request, video_id))
@@ -233,7 +233,11 @@ def video_poster(request: HttpRequest, video_id: str) -> HttpResponseBase:
     return _serve(request, poster_of(_video_or_404(request, video_id)), "This video has no poster yet.")
 
 
-@router.post("/videos/{video_id}/tag", auth=recruiter_auth, response=VideoOut)
+@router.post(
+    "/videos/{video_id}/tag",
+    auth=recruiter_auth,
+    response={200: VideoOut, **RECRUITER_ERRORS, 404: Error, 422: Error},
+)
 def tag_video(request: HttpRequest, video_id: str, payload: TagIn) -> dict[str, object]:
     """Set the video's tag: pending, review, advance or pass."""
     require_permission(request, "videos.change_video")

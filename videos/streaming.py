@@ -26,7 +26,9 @@ from videos.models import Video
 log = logging.getLogger(__name__)
 
 CHUNK = 256 * 1024
-_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+_RANGE = re.compile(r"^\s*bytes\s*=\s*([0-9]*)\s*-\s*([0-9]*)\s*$", re.IGNORECASE)
+# Past any file's size; also keeps int() away from absurdly long digit strings.
+_HUGE = 10**18
 
 
 class Unsatisfiable(Exception):
@@ -51,17 +53,21 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
     if not first and not last:
         return None
     if not first:  # suffix: the last N bytes
-        length = int(last)
+        length = _number(last)
         if length == 0 or size == 0:
             raise Unsatisfiable
         return max(size - length, 0), size - 1
-    start = int(first)
-    if last and int(last) < start:
+    start = _number(first)
+    if last and _number(last) < start:
         return None
     if start >= size:
         raise Unsatisfiable
-    end = int(last) if last else size - 1
+    end = _number(last) if last else size - 1
     return start, min(end, size - 1)
+
+
+def _number(digits: str) -> int:
+    return int(digits) if len(digits) <= 18 else _HUGE
 
 
 def _if_range_allows(request: HttpRequest, etag: str, last_modified: int) -> bool:

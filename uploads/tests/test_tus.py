@@ -108,7 +108,7 @@ def test_creation_without_tus_resumable_is_412(client: Client, invite: Invite) -
     assert not Upload.objects.exists()
 
 
-@pytest.mark.parametrize("length", ["", "-1", "abc", "0", "1.5"])
+@pytest.mark.parametrize("length", ["", "-1", "abc", "0", "1.5", "²", "1" * 4301])
 def test_creation_with_a_bad_length_is_400(client: Client, invite: Invite, length: str) -> None:
     response = create(client, invite, 0, **{"Upload-Length": length})
     assert response.status_code == 400
@@ -257,7 +257,7 @@ def test_patch_with_the_wrong_content_type_is_415(client: Client, started: str) 
     assert patch(client, started, b"abc", 0, content_type="application/octet-stream").status_code == 415
 
 
-@pytest.mark.parametrize("offset", ["", "-5", "ten"])
+@pytest.mark.parametrize("offset", ["", "-5", "ten", "¹", "1" * 4301])
 def test_patch_with_a_bad_offset_header_is_400(client: Client, started: str, offset: str) -> None:
     response = client.generic(
         "PATCH", started, b"abc", content_type=OCTETS, headers={**TUS, "Upload-Offset": offset}

@@ -443,6 +443,8 @@ def test_range_through_the_wsgi_handler_with_gunicorn_hands_over_the_seeked_file
         ("BYTES=1-2", 1000, (1, 2)),
         (" bytes = 3 - 4 ", 1000, (3, 4)),
         ("bytes=007-008", 1000, (7, 8)),
+        ("bytes=-" + "1" * 4301, 1000, (0, 999)),
+        ("bytes=0-" + "9" * 4301, 1000, (0, 999)),
     ],
 )
 def test_parse_range_accepts_single_ranges(header: str, size: int, expected: tuple[int, int]) -> None:
@@ -481,6 +483,7 @@ def test_parse_range_ignores_malformed_or_multiple_ranges(header: str) -> None:
         ("bytes=-0", 1000),
         ("bytes=0-", 0),
         ("bytes=-5", 0),
+        ("bytes=" + "1" * 4301 + "-", 1000),
     ],
 )
 def test_parse_range_raises_for_unsatisfiable_ranges(header: str, size: int) -> None:
