@@ -7,6 +7,7 @@ Every variable is documented in ``.env.example``.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 from pathlib import Path
@@ -87,6 +88,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "aurio.middleware.RequestIdMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -241,6 +243,36 @@ AURIO_PROCESSING_TRIES = envint("AURIO_PROCESSING_TRIES", "3")
 # How often `manage.py process_videos --stuck --every` looks for videos to restart.
 AURIO_PROCESSING_SWEEP_SECONDS = envint("AURIO_PROCESSING_SWEEP_SECONDS", "60")
 
+# --- Cache (rate-limit counters, shared by every process) ---------------------
+# Redis when CACHE_URL (or REDIS_URL) is set; else the database's cache table,
+# made by aurio's migration 0002. MongoDB has no cache table: there set
+# CACHE_URL, or the counters are per process (local memory).
+_CACHE_URL = os.environ.get("CACHE_URL") or os.environ.get("REDIS_URL") or ""
+if _CACHE_URL:
+    if not _CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured(f"CACHE_URL must be a redis:// or rediss:// URL, got {_CACHE_URL!r}")
+    CACHES: dict[str, Any] = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _CACHE_URL,
+            "KEY_PREFIX": "aurio",
+        }
+    }
+elif DATABASE_IS_MONGO:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "aurio_cache",
+            # The database cache's incr() resets a key's expiry to this; it must
+            # outlast the longest rate-limit window (15 minutes).
+            "TIMEOUT": 3600,
+            # Culling drops entries in bulk; room for many addresses first.
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
+
 # --- API --------------------------------------------------------------------
 CORS_ALLOWED_ORIGINS = envlist("CORS_ALLOWED_ORIGINS")
 CORS_URLS_REGEX = r"^/api/v1/.*$"
@@ -274,6 +306,23 @@ SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "false")
 if envbool("USE_X_FORWARDED_PROTO", "false"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# Rate limits per client address on the candidate endpoints (aurio/ratelimit.py).
+# Behind a proxy that sets X-Forwarded-For, USE_X_FORWARDED_FOR=true takes the
+# address from its first entry (never without such a proxy: clients could pick any address).
+USE_X_FORWARDED_FOR = envbool("USE_X_FORWARDED_FOR", "false")
+# Unknown-link answers (404) allowed per address per 10 minutes before every candidate endpoint says 429.
+AURIO_RATE_LIMIT_BAD_TOKENS = envint("AURIO_RATE_LIMIT_BAD_TOKENS", "20")
+AURIO_RATE_LIMIT_BAD_TOKENS_WINDOW = 600
+# Requests per address per minute on candidate pages and API; the tus endpoints
+# (one PATCH per 5 MiB chunk) have their own, looser cap.
+AURIO_RATE_LIMIT_REQUESTS = envint("AURIO_RATE_LIMIT_REQUESTS", "600")
+AURIO_RATE_LIMIT_TUS_REQUESTS = envint("AURIO_RATE_LIMIT_TUS_REQUESTS", "3000")
+# Staff login: after this many failures for one username from one address within
+# 15 minutes, that username is refused from that address for 15 minutes.
+AURIO_LOGIN_FAILURES = envint("AURIO_LOGIN_FAILURES", "5")
+AURIO_LOGIN_WINDOW = 15 * 60
+AURIO_LOGIN_LOCKOUT_SECONDS = 15 * 60
+
 # With S3, the player and posters follow redirects to presigned URLs on the
 # bucket's origin, which the policy must allow for media and images.
 if AURIO_STORAGE == "s3":
@@ -296,10 +345,64 @@ SECURE_CSP = {
     "form-action": [CSP.SELF],
 }
 
+# --- Email (invites and reminders from `manage.py send_invites`) ---------------
+# Printed on the console with DEBUG, else sent by SMTP (a console backend in production
+# would drop every email silently; `check --deploy` refuses it). Django 6.1's MAILERS
+# replaces the deprecated EMAIL_* settings (which may not be set beside it); the
+# environment variables keep their familiar names.
+_EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
+    f"django.core.mail.backends.{'console' if DEBUG else 'smtp'}.EmailBackend"
+)
+_SMTP_OPTIONS = {
+    "host": os.environ.get("EMAIL_HOST", "localhost"),
+    "port": envint("EMAIL_PORT", "25"),
+    "username": os.environ.get("EMAIL_HOST_USER", ""),
+    "password": envsecret("EMAIL_HOST_PASSWORD"),
+    "use_tls": envbool("EMAIL_USE_TLS", "false"),
+    "timeout": 30,
+}
+MAILERS = {
+    "default": {
+        "BACKEND": _EMAIL_BACKEND,
+        "OPTIONS": _SMTP_OPTIONS if _EMAIL_BACKEND.endswith(".smtp.EmailBackend") else {},
+    }
+}
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "aurio <aurio@localhost>")
+
+# --- Logs and metrics ---------------------------------------------------------
+# One JSON object per line for a log collector, or text for a terminal. Every
+# line carries the request id (X-Request-ID) and has candidate tokens redacted.
+LOG_FORMAT = os.environ.get("LOG_FORMAT") or ("text" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'json' or 'text', got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_tokens": {"()": "aurio.logs.RedactTokens"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_tokens"]}},
+    "filters": {
+        "redact_tokens": {"()": "aurio.logs.RedactTokens"},
+        "request_id": {"()": "aurio.logs.RequestId"},
+    },
+    "formatters": {
+        "json": {"()": "aurio.logs.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["redact_tokens", "request_id"],
+            "formatter": LOG_FORMAT,
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+# Who may read /metrics: a direct request from these addresses or networks, or
+# a request with "Authorization: Bearer $METRICS_TOKEN" (behind a proxy, use the token).
+METRICS_ALLOWED_IPS = envlist("METRICS_ALLOWED_IPS", "127.0.0.1,::1")
+for _allowed in METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_allowed, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_IPS: {_allowed!r} is not an address or network"
+        ) from None
+METRICS_TOKEN = envsecret("METRICS_TOKEN")

@@ -11,3 +11,9 @@ from aurio.settings import *  # noqa: E402,F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only
 # The hashed-manifest storage needs `collectstatic` first; tests serve from the source folders.
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+# The suite makes many requests from 127.0.0.1: limits far above it. The real
+# defaults are exercised with override_settings in aurio/tests/test_ratelimit.py.
+AURIO_RATE_LIMIT_BAD_TOKENS = 100_000
+AURIO_RATE_LIMIT_REQUESTS = 100_000
+AURIO_RATE_LIMIT_TUS_REQUESTS = 100_000
+AURIO_LOGIN_FAILURES = 100_000

@@ -6,6 +6,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from aurio.ratelimit import rate_limited
 from invites.models import Invite, InviteStatus
 from invites.repository import invite_for_token
 from invites.services import invite_mark_opened
@@ -18,6 +19,7 @@ def _unavailable(request: HttpRequest, invite: Invite | None) -> HttpResponse:
     return render(request, "invites/unavailable.html", {"reason": reason, "invite": invite}, status=status)
 
 
+@rate_limited(html=True)
 @require_GET
 def record(request: HttpRequest, token: str) -> HttpResponse:
     invite = invite_for_token(token)
@@ -41,6 +43,7 @@ def record(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "invites/record.html", context)
 
 
+@rate_limited(html=True)
 @require_GET
 def done(request: HttpRequest, token: str) -> HttpResponse:
     invite = invite_for_token(token)

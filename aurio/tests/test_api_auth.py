@@ -327,7 +327,7 @@ def test_issue_api_token_for_an_inactive_staff_user_fails(recruiter: User) -> No
 def test_healthz_is_ok(client: Client, db: None) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "storage": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "storage": "ok", "queue": "ok"}
 
 
 def test_healthz_is_never_cached(client: Client, db: None) -> None:
@@ -344,7 +344,12 @@ def test_healthz_is_503_when_the_database_is_unreachable(
         patch.setattr(type(connections["default"]), "cursor", unreachable)
         response = client.get("/healthz")
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "database": "error", "storage": "ok"}
+    assert response.json() == {
+        "status": "unavailable",
+        "database": "error",
+        "storage": "ok",
+        "queue": "error",
+    }
 
 
 def test_healthz_is_503_when_storage_fails(client: Client, db: None, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -354,7 +359,7 @@ def test_healthz_is_503_when_storage_fails(client: Client, db: None, monkeypatch
     monkeypatch.setattr(FileSystemStorage, "exists", broken)
     response = client.get("/healthz")
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "database": "ok", "storage": "error"}
+    assert response.json() == {"status": "unavailable", "database": "ok", "storage": "error", "queue": "ok"}
 
 
 def test_healthz_refuses_post(client: Client, db: None) -> None:

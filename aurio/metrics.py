@@ -1,0 +1,179 @@
+"""Prometheus metrics at /metrics, in the text exposition format (0.0.4).
+
+gunicorn runs several worker processes, and a scrape reaches one of them, so
+counters kept in a process's memory would disagree from scrape to scrape.
+Every value here is therefore read from the database when scraped: gauges of
+what the tables hold now. Uploads refused before a row was written (oversize,
+not a video) and HTTP 5xx responses leave no row; they are in the logs, not here.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db.models import Count, Min, Q, Sum
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from django_tasks_db.backend import DatabaseBackend
+
+from invites.models import Invite, InviteStatus
+from uploads.models import Upload
+from videos.models import Status, Video
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# Set by reverse proxies: a request carrying them came through one, so its
+# REMOTE_ADDR (often 127.0.0.1) says nothing about the client.
+_PROXY_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
+
+
+@dataclass
+class Metric:
+    name: str
+    help: str
+    kind: str = "gauge"
+    samples: list[tuple[dict[str, str], float]] = field(default_factory=list)
+
+    def add(self, value: float | None, **labels: str) -> Metric:
+        self.samples.append((labels, value or 0))
+        return self
+
+    def render(self) -> str:
+        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} {self.kind}"]
+        for labels, value in self.samples:
+            label_text = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
+            lines.append(
+                f"{self.name}{{{label_text}}} {_number(value)}" if labels else f"{self.name} {_number(value)}"
+            )
+        return "\n".join(lines) + "\n"
+
+
+def _number(value: float) -> str:
+    # Byte counts must keep every digit ("{:g}" would round them to six).
+    if isinstance(value, int) or float(value).is_integer():
+        return str(int(value))
+    return repr(float(value))
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def video_metrics() -> Iterable[Metric]:
+    by_status = dict(Video.objects.order_by().values_list("status").annotate(n=Count("pk")))
+    videos = Metric("aurio_videos", "Videos stored, by processing status.")
+    for status in Status:
+        videos.add(by_status.get(status.value, 0), status=status.value)
+    totals = Video.objects.aggregate(
+        bytes=Sum("size"),
+        runs=Sum("processing_run"),
+        oldest=Min("created_at", filter=Q(status__in=[Status.UPLOADED, Status.PROCESSING])),
+    )
+    backlog_age = (timezone.now() - totals["oldest"]).total_seconds() if totals["oldest"] else 0
+    return [
+        videos,
+        Metric("aurio_video_bytes", "Bytes of original videos stored.").add(totals["bytes"]),
+        Metric(
+            "aurio_video_processing_runs", "Processing runs started, over the videos stored (retries count)."
+        ).add(totals["runs"]),
+        Metric(
+            "aurio_processing_backlog_age_seconds",
+            "Age of the oldest video not processed yet (0: none waiting).",
+        ).add(backlog_age),
+    ]
+
+
+def upload_metrics() -> Iterable[Metric]:
+    now = timezone.now()
+    in_progress = Q(video__isnull=True, failure="", expires_at__gt=now)
+    counts = Upload.objects.aggregate(
+        in_progress=Count("pk", filter=in_progress),
+        in_progress_bytes=Sum("offset", filter=in_progress),
+        refused=Count("pk", filter=~Q(failure="")),
+    )
+    return [
+        Metric("aurio_uploads_in_progress", "Resumable uploads begun, not finished, not expired.").add(
+            counts["in_progress"]
+        ),
+        Metric("aurio_uploads_in_progress_bytes", "Bytes received so far by the uploads in progress.").add(
+            counts["in_progress_bytes"]
+        ),
+        Metric(
+            "aurio_uploads_refused",
+            "Finished resumable uploads whose file was refused (not a video, too long...).",
+        ).add(counts["refused"]),
+    ]
+
+
+def invite_metrics() -> Iterable[Metric]:
+    # The same order of precedence as Invite.status, as one query.
+    now = timezone.now()
+    revoked = Q(revoked_at__isnull=False)
+    submitted = Q(revoked_at__isnull=True, submitted_at__isnull=False)
+    unused = Q(revoked_at__isnull=True, submitted_at__isnull=True)
+    expired = unused & Q(expires_at__lte=now)
+    live = unused & Q(expires_at__gt=now)
+    counts = Invite.objects.aggregate(
+        **{
+            InviteStatus.REVOKED.value: Count("pk", filter=revoked),
+            InviteStatus.SUBMITTED.value: Count("pk", filter=submitted),
+            InviteStatus.EXPIRED.value: Count("pk", filter=expired),
+            InviteStatus.OPENED.value: Count("pk", filter=live & Q(opened_at__isnull=False)),
+            InviteStatus.OPEN.value: Count("pk", filter=live & Q(opened_at__isnull=True)),
+        }
+    )
+    invites = Metric("aurio_invites", "Invites, by status.")
+    for status in InviteStatus:
+        invites.add(counts[status.value], status=status.value)
+    return [invites]
+
+
+def task_metrics() -> Iterable[Metric]:
+    """Tasks by status, for the database queue (the Redis queue keeps its own numbers)."""
+    if not isinstance(task_backends[DEFAULT_TASK_BACKEND_ALIAS], DatabaseBackend):
+        return []
+    from django_tasks_db.models import DBTaskResult
+
+    by_status = dict(DBTaskResult.objects.order_by().values_list("status").annotate(n=Count("pk")))
+    tasks = Metric("aurio_tasks", "Background tasks in the database queue, by status.")
+    for status, n in sorted(by_status.items()):
+        tasks.add(n, status=status)
+    return [tasks]
+
+
+def render_metrics() -> str:
+    metrics = [*video_metrics(), *upload_metrics(), *invite_metrics(), *task_metrics()]
+    return "".join(metric.render() for metric in metrics)
+
+
+def may_scrape(request: HttpRequest) -> bool:
+    """A bearer token equal to METRICS_TOKEN, or a direct request from METRICS_ALLOWED_IPS."""
+    token = settings.METRICS_TOKEN
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if token and scheme.lower() == "bearer" and constant_time_compare(given.strip(), token):
+        return True
+    if any(header in request.META for header in _PROXY_HEADERS):
+        return False
+    try:
+        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped  # ::ffff:127.0.0.1 on a dual-stack socket
+    return any(
+        address in ipaddress.ip_network(allowed, strict=False) for allowed in settings.METRICS_ALLOWED_IPS
+    )
+
+
+@never_cache
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    if not may_scrape(request):
+        return HttpResponseForbidden("Forbidden\n", content_type="text/plain")
+    return HttpResponse(render_metrics(), content_type=CONTENT_TYPE)

@@ -1,0 +1,198 @@
+"""Rate limits per client address, so invite links can't be guessed and the
+staff login can't be brute-forced.
+
+Counters live in Django's cache ("default": the database cache, or Redis), so
+every web process on every machine shares them. Each counter is a fixed
+window: a key per address and window, counted with ``incr``.
+
+Candidate endpoints (``@rate_limited`` on Django views, ``@limited_api`` on
+ninja operations) get two limits:
+
+- unknown links: every 404 answer counts; after ``AURIO_RATE_LIMIT_BAD_TOKENS``
+  in ``AURIO_RATE_LIMIT_BAD_TOKENS_WINDOW`` seconds the address gets 429 on
+  every candidate endpoint until the window ends (answering only unknown
+  tokens with 429 would still tell a guesser when they hit a real one);
+- every request: ``AURIO_RATE_LIMIT_REQUESTS`` a minute, or
+  ``AURIO_RATE_LIMIT_TUS_REQUESTS`` for the tus endpoints, whose PATCH chunks
+  are many per upload.
+
+If the cache is unreachable the limits are skipped (and logged): a broken
+Redis must not stop candidates from submitting.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.core.cache import cache
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.shortcuts import render
+from ninja.decorators import decorate_view
+
+logger = logging.getLogger(__name__)
+
+View = Callable[..., HttpResponseBase]
+
+
+def client_address(request: HttpRequest) -> str:
+    """REMOTE_ADDR, or the first X-Forwarded-For entry when USE_X_FORWARDED_FOR
+    is on (only behind a proxy that sets it). IPv6 addresses count per /64,
+    the block one subscriber usually holds."""
+    address = request.META.get("REMOTE_ADDR", "")
+    if settings.USE_X_FORWARDED_FOR:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[0].strip()
+        address = forwarded or address
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64] or "unknown"
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False).network_address) + "/64"
+    return str(ip)
+
+
+class _Window:
+    """One fixed-window counter: `name` for one address (or address+username)."""
+
+    def __init__(self, name: str, who: str, seconds: int) -> None:
+        now = time.time()
+        start = int(now // seconds) * seconds
+        self.key = f"rl:{name}:{who}:{start}"
+        self.seconds = seconds
+        self.retry_after = max(1, int(start + seconds - now) + 1)
+
+    def count(self) -> int:
+        return int(cache.get(self.key, 0))
+
+    def hit(self) -> int:
+        try:
+            return cache.incr(self.key)
+        except ValueError:
+            # First hit of the window; `add` loses no race with another process's `add`.
+            if cache.add(self.key, 1, timeout=self.seconds + 60):
+                return 1
+            return cache.incr(self.key)
+
+
+def _too_many(request: HttpRequest, retry_after: int, html: bool) -> HttpResponse:
+    detail = "Too many requests from your address. Please wait a few minutes and try again."
+    if html:
+        response = render(request, "ratelimited.html", {"minutes": -(-retry_after // 60)}, status=429)
+    else:
+        response = JsonResponse({"detail": detail}, status=429)
+    response["Retry-After"] = str(retry_after)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _refusal(request: HttpRequest, *, tus: bool) -> tuple[_Window | None, int | None]:
+    """The bad-token window to count 404s in, and a Retry-After when refused now."""
+    who = client_address(request)
+    bad = _Window("bad", who, settings.AURIO_RATE_LIMIT_BAD_TOKENS_WINDOW)
+    if bad.count() >= settings.AURIO_RATE_LIMIT_BAD_TOKENS:
+        return bad, bad.retry_after
+    limit = settings.AURIO_RATE_LIMIT_TUS_REQUESTS if tus else settings.AURIO_RATE_LIMIT_REQUESTS
+    every = _Window("tus" if tus else "req", who, 60)
+    if every.hit() > limit:
+        return bad, every.retry_after
+    return bad, None
+
+
+def rate_limited(*, html: bool = False, tus: bool = False) -> Callable[[View], View]:
+    """Limit a candidate view per client address (see the module's docstring).
+    `html`: answer 429 with a page rather than JSON."""
+
+    def decorator(view: View) -> View:
+        @functools.wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            try:
+                bad, retry_after = _refusal(request, tus=tus)
+            except Exception:
+                logger.warning("rate limit: cache unavailable, not limiting", exc_info=True)
+                bad, retry_after = None, None
+            if retry_after is not None:
+                return _too_many(request, retry_after, html)
+            response = view(request, *args, **kwargs)
+            if response.status_code == 404 and bad is not None:
+                try:
+                    bad.hit()
+                except Exception:
+                    logger.warning("rate limit: cache unavailable, not counting", exc_info=True)
+            return response
+
+        return wrapped
+
+    return decorator
+
+
+# For django-ninja operations: `@limited_api` under the `@router.<method>(...)` line.
+limited_api = decorate_view(rate_limited())
+
+
+# --- Staff login lockout -------------------------------------------------------
+
+
+def _login_window(username: str, address: str) -> _Window:
+    return _Window("login", f"{address}:{username.strip().lower()[:150]}", settings.AURIO_LOGIN_WINDOW)
+
+
+def _lock_key(username: str, address: str) -> str:
+    return f"rl:login-lock:{address}:{username.strip().lower()[:150]}"
+
+
+def login_locked(username: str, request: HttpRequest) -> bool:
+    try:
+        return cache.get(_lock_key(username, client_address(request))) is not None
+    except Exception:
+        logger.warning("login lockout: cache unavailable", exc_info=True)
+        return False
+
+
+@receiver(user_login_failed, dispatch_uid="aurio.ratelimit.count_login_failure")
+def count_login_failure(sender: object, credentials: dict[str, Any], request: Any = None, **_: Any) -> None:
+    username = credentials.get("username")
+    if request is None or not isinstance(username, str):
+        return
+    address = client_address(request)
+    try:
+        if _login_window(username, address).hit() >= settings.AURIO_LOGIN_FAILURES:
+            cache.set(_lock_key(username, address), 1, timeout=settings.AURIO_LOGIN_LOCKOUT_SECONDS)
+            logger.warning("login lockout: too many failed logins for a username from one address")
+    except Exception:
+        logger.warning("login lockout: cache unavailable", exc_info=True)
+
+
+@receiver(user_logged_in, dispatch_uid="aurio.ratelimit.forget_login_failures")
+def forget_login_failures(sender: object, request: Any = None, user: Any = None, **_: Any) -> None:
+    if request is None or user is None:
+        return
+    try:
+        cache.delete(_login_window(user.get_username(), client_address(request)).key)
+    except Exception:
+        logger.warning("login lockout: cache unavailable", exc_info=True)
+
+
+class LockoutAdminLoginForm(AdminAuthenticationForm):
+    """The admin's login form, refusing a username+address that failed too often,
+    before the password is even checked."""
+
+    def clean(self) -> dict[str, Any]:
+        username = self.cleaned_data.get("username")
+        if username and self.request is not None and login_locked(username, self.request):
+            minutes = -(-settings.AURIO_LOGIN_LOCKOUT_SECONDS // 60)
+            raise forms.ValidationError(
+                f"Too many failed attempts to log in as this user from your address. "
+                f"Login is blocked for up to {minutes} minutes; try again later.",
+                code="locked",
+            )
+        return super().clean()

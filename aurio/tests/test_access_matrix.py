@@ -1,0 +1,421 @@
+"""Who can reach what: every URL × every role → the expected status, and
+nothing private in any answer a role should not get.
+
+Roles: anonymous; a candidate holding another invite's token (used in the
+links and as a bearer token); a logged-in user who is not staff; staff without
+permissions; staff with the permissions (not a superuser); and that staff
+member's API token. The target is one invite with a processed video (original,
+MP4 rendition, poster) and an unfinished resumable upload. Roles without a
+token of their own use a guessed one on the candidate endpoints."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.http import HttpResponse
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from aurio.logs import redact
+from aurio.models import ApiToken
+from invites.models import Invite
+from invites.services import invite_create
+from uploads.models import Upload
+from uploads.services import upload_create
+from videos.models import Video
+from videos.tests.factories import store_video
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ["anonymous", "candidate", "outsider", "teammate", "recruiter", "api"]
+GUESSED = "G" * 32
+LOGIN = "login"  # a redirect to the admin's login page
+PERMISSIONS = [
+    "invites.view_invite",
+    "invites.add_invite",
+    "videos.view_video",
+    "videos.change_video",
+    "uploads.view_upload",
+]
+POSTER = b"\xff\xd8\xff\xe0poster-bytes"
+RENDITION = b"\x00\x00\x00\x18ftypmp42rendition-bytes"
+
+
+@dataclass
+class Cast:
+    target: Invite
+    other: Invite
+    video: Video
+    upload: Upload
+    original: bytes
+    clients: dict[str, Client]
+
+    def token(self, role: str) -> str:
+        """The token a role holds: the candidate their own (another invite's), the rest none."""
+        return self.other.token if role == "candidate" else GUESSED
+
+
+@pytest.fixture
+def cast(db: None, recorder_webm: Path) -> Cast:
+    owner = User.objects.create_user("owner", "owner@example.com", "pw", is_staff=True)
+    target = invite_create(email="target@example.com", name="Target Person", created_by=owner)
+    other = invite_create(email="other@example.com", name="Other", created_by=owner)
+    original = recorder_webm.read_bytes()
+    video: Any = store_video(target, original)
+    video.poster.name = default_storage.save(f"videos/{video.pk}/poster.jpg", ContentFile(POSTER))
+    video.poster_size = len(POSTER)
+    video.playback.name = default_storage.save(f"videos/{video.pk}/playback.mp4", ContentFile(RENDITION))
+    video.playback_size = len(RENDITION)
+    video.save()
+    upload = upload_create(invite=target, length=1000, metadata={"filename": "answer.webm"})
+
+    outsider = User.objects.create_user("outsider", "o@example.com", "pw")
+    teammate = User.objects.create_user("teammate", "t@example.com", "pw", is_staff=True)
+    recruiter = User.objects.create_user("recruiter", "r@example.com", "pw", is_staff=True)
+    for name in PERMISSIONS:
+        app_label, codename = name.split(".")
+        recruiter.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+    clients = {
+        "anonymous": Client(),
+        "candidate": Client(headers={"Authorization": f"Bearer {other.token}"}),
+        "outsider": Client(),
+        "teammate": Client(),
+        "recruiter": Client(),
+        "api": Client(headers={"Authorization": f"Bearer {ApiToken.issue(recruiter)[1]}"}),
+    }
+    clients["outsider"].force_login(outsider)
+    clients["teammate"].force_login(teammate)
+    clients["recruiter"].force_login(recruiter)
+    return Cast(target, other, video, upload, original, clients)
+
+
+@dataclass
+class Endpoint:
+    name: str
+    method: str
+    url: Callable[[Cast, str], str]
+    expected: dict[str, int | str]
+    data: dict[str, Any] | None = None
+    headers: dict[str, str] | None = None
+    media: bytes | None = None  # what an allowed role gets; never anyone else
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def everyone(status: int | str, **exceptions: int | str) -> dict[str, int | str]:
+    return {role: exceptions.get(role, status) for role in ROLES}
+
+
+# Recruiter API: no credentials → 401; a session without staff or permission → 403.
+RECRUITER_API = everyone(401, outsider=403, teammate=403, recruiter=200, api=200)
+# Staff pages and the admin: everyone but staff is sent to the login page.
+STAFF_PAGE = everyone(LOGIN, teammate=404, recruiter=200)
+ADMIN_LIST = everyone(LOGIN, teammate=403, recruiter=200)
+TUS = {"Tus-Resumable": "1.0.0"}
+
+
+def candidate(status: int) -> dict[str, int | str]:
+    """A candidate endpoint: the candidate reaches their own invite only; a guessed token gets 404."""
+    return everyone(404, candidate=status)
+
+
+ENDPOINTS = [
+    # --- candidate pages and API (authorised by the token in the path) ---
+    Endpoint("record page", "get", lambda c, t: reverse("invites:record", args=[t]), candidate(200)),
+    Endpoint("done page", "get", lambda c, t: reverse("invites:done", args=[t]), candidate(410)),
+    Endpoint("check invite", "get", lambda c, t: reverse("api:check_invite", args=[t]), candidate(200)),
+    Endpoint("start take", "post", lambda c, t: reverse("api:start_take", args=[t]), candidate(201)),
+    Endpoint("upload (no file)", "post", lambda c, t: reverse("api:upload_video", args=[t]), candidate(400)),
+    Endpoint(
+        "tus create",
+        "post",
+        lambda c, t: reverse("uploads:uploads", args=[t]),
+        candidate(201),
+        headers={**TUS, "Upload-Length": "10"},
+    ),
+    Endpoint(
+        "tus head of the target's upload",
+        "head",
+        lambda c, t: reverse("uploads:upload", args=[t, c.upload.id]),
+        everyone(404),
+        headers=TUS,
+    ),
+    Endpoint(
+        "tus patch of the target's upload",
+        "patch",
+        lambda c, t: reverse("uploads:upload", args=[t, c.upload.id]),
+        everyone(404),
+        headers={**TUS, "Upload-Offset": "0"},
+    ),
+    Endpoint(
+        "tus delete of the target's upload",
+        "delete",
+        lambda c, t: reverse("uploads:upload", args=[t, c.upload.id]),
+        everyone(404),
+        headers=TUS,
+    ),
+    Endpoint(
+        "finish the target's upload",
+        "post",
+        lambda c, t: reverse("api:finish_upload", args=[t, c.upload.id]),
+        everyone(404),
+    ),
+    # --- recruiter API ---
+    Endpoint("list invites", "get", lambda c, t: reverse("api:list_invites"), RECRUITER_API),
+    Endpoint(
+        "create invite",
+        "post",
+        lambda c, t: reverse("api:create_invite"),
+        {**RECRUITER_API, "recruiter": 201, "api": 201},
+        data={"email": "new@example.com"},
+    ),
+    Endpoint("list videos", "get", lambda c, t: reverse("api:list_videos"), RECRUITER_API),
+    Endpoint("get video", "get", lambda c, t: reverse("api:get_video", args=[c.video.id]), RECRUITER_API),
+    Endpoint(
+        "tag video",
+        "post",
+        lambda c, t: reverse("api:tag_video", args=[c.video.id]),
+        RECRUITER_API,
+        data={"tag": "advance"},
+    ),
+    Endpoint(
+        "stream",
+        "get",
+        lambda c, t: reverse("api:stream_video", args=[c.video.id]),
+        RECRUITER_API,
+        media=b"original",
+    ),
+    Endpoint(
+        "stream (HEAD)",
+        "head",
+        lambda c, t: reverse("api:stream_video", args=[c.video.id]),
+        RECRUITER_API,
+    ),
+    Endpoint(
+        "playback",
+        "get",
+        lambda c, t: reverse("api:playback_video", args=[c.video.id]),
+        RECRUITER_API,
+        media=RENDITION,
+    ),
+    Endpoint(
+        "poster",
+        "get",
+        lambda c, t: reverse("api:video_poster", args=[c.video.id]),
+        RECRUITER_API,
+        media=POSTER,
+    ),
+    # --- staff pages ---
+    Endpoint("watch page", "get", lambda c, t: reverse("videos:detail", args=[c.video.id]), STAFF_PAGE),
+    Endpoint(
+        "tag from the watch page",
+        "post",
+        lambda c, t: reverse("videos:tag", args=[c.video.id]),
+        everyone(LOGIN, teammate=404, recruiter=302),
+        data={"tag": "advance"},
+    ),
+    # --- admin ---
+    Endpoint(
+        "admin index",
+        "get",
+        lambda c, t: reverse("admin:index"),
+        everyone(LOGIN, teammate=200, recruiter=200),
+    ),
+    Endpoint("admin invites", "get", lambda c, t: reverse("admin:invites_invite_changelist"), ADMIN_LIST),
+    Endpoint(
+        "admin invite",
+        "get",
+        lambda c, t: reverse("admin:invites_invite_change", args=[c.target.pk]),
+        ADMIN_LIST,
+    ),
+    Endpoint("admin videos", "get", lambda c, t: reverse("admin:videos_video_changelist"), ADMIN_LIST),
+    Endpoint(
+        "admin video",
+        "get",
+        lambda c, t: reverse("admin:videos_video_change", args=[c.video.pk]),
+        ADMIN_LIST,
+    ),
+    Endpoint("admin uploads", "get", lambda c, t: reverse("admin:uploads_upload_changelist"), ADMIN_LIST),
+]
+
+
+def request(cast: Cast, role: str, endpoint: Endpoint) -> HttpResponse:
+    client = cast.clients[role]
+    url = endpoint.url(cast, cast.token(role))
+    headers = endpoint.headers or {}
+    if endpoint.method == "get":
+        return client.get(url, headers=headers)
+    if endpoint.method == "head":
+        return client.head(url, headers=headers)
+    if endpoint.method == "patch":
+        return client.generic(
+            "PATCH", url, b"", content_type="application/offset+octet-stream", headers=headers
+        )
+    if endpoint.method == "delete":
+        return client.delete(url, headers=headers)
+    if endpoint.data is not None and endpoint.url(cast, GUESSED).startswith("/api/"):
+        return client.post(url, json.dumps(endpoint.data), content_type="application/json", headers=headers)
+    return client.post(url, endpoint.data or {}, headers=headers)
+
+
+def body_of(response: HttpResponse) -> bytes:
+    if getattr(response, "streaming", False):
+        return b"".join(response.streaming_content)  # type: ignore[attr-defined]
+    return response.content
+
+
+def status_of(response: HttpResponse) -> int | str:
+    if response.status_code == 302 and response["Location"].startswith(reverse("admin:login")):
+        return LOGIN
+    return response.status_code
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
+def test_access(cast: Cast, endpoint: Endpoint, role: str) -> None:
+    response = request(cast, role, endpoint)
+    expected = endpoint.expected[role]
+    assert status_of(response) == expected, f"{endpoint} as {role}"
+    body = body_of(response)
+    allowed = expected in (200, 201)
+    if endpoint.media is not None and allowed:
+        want = cast.original if endpoint.media == b"original" else endpoint.media
+        assert hashlib.sha256(body).hexdigest() == hashlib.sha256(want).hexdigest()
+    if not allowed or endpoint.url(cast, GUESSED).startswith(("/r/", "/api/v1/invites/", "/api/v1/tus/")):
+        # Nothing about the target (its person, link, video or upload) in an answer it shouldn't get.
+        for secret in (
+            cast.target.email,
+            cast.target.name,
+            cast.target.token,
+            str(cast.video.id),
+            str(cast.upload.id),
+        ):
+            assert secret.encode() not in body, f"{endpoint} as {role} leaks {secret!r}"
+        assert cast.original[:64] not in body
+        assert POSTER not in body and RENDITION not in body
+        content_type = response.get("Content-Type", "")
+        assert not content_type.startswith(("video/", "image/")), f"{endpoint} as {role}: {content_type}"
+        assert response.get("Location", "").find("amazonaws") == -1
+
+
+def test_every_candidate_and_api_url_is_in_the_matrix() -> None:
+    """A new URL must join the matrix: the names covered here against the URLconf's."""
+    from aurio.api import api
+
+    covered_api = {
+        "check_invite",
+        "start_take",
+        "upload_video",
+        "finish_upload",
+        "list_invites",
+        "create_invite",
+        "list_videos",
+        "get_video",
+        "tag_video",
+        "stream_video",
+        "playback_video",
+        "video_poster",
+    }
+    names = {pattern.name for pattern in api.urls[0] if getattr(pattern, "name", None)}
+    assert names - {"openapi-json", "openapi-view", "api-root"} <= covered_api
+
+
+# --- Tokens stay out of Referer headers and logs ---------------------------------
+
+LINK_ATTRIBUTE = re.compile(
+    rb"""\b(?:href|src|action|formaction|poster|data-[a-z-]*url[a-z-]*)\s*=\s*["']([^"']*)["']"""
+)
+
+
+def candidate_pages(cast: Cast) -> list[HttpResponse]:
+    client = Client()
+    submitted = invite_create(email="done@example.com")
+    Invite.objects.filter(pk=submitted.pk).update(submitted_at=timezone.now())
+    return [
+        client.get(reverse("invites:record", args=[cast.target.token])),
+        client.get(reverse("invites:done", args=[cast.target.token])),
+        client.get(reverse("invites:done", args=[submitted.token])),
+        client.get(reverse("invites:record", args=[GUESSED])),
+    ]
+
+
+def test_candidate_pages_send_no_referrer_beyond_the_site(cast: Cast) -> None:
+    for response in candidate_pages(cast):
+        assert response["Referrer-Policy"] in ("no-referrer", "same-origin"), response.request["PATH_INFO"]
+
+
+def test_candidate_pages_link_nowhere_outside_the_site(cast: Cast) -> None:
+    """With every link and resource on the same origin, no Referer with a token leaves it."""
+    for response in candidate_pages(cast):
+        for url in LINK_ATTRIBUTE.findall(response.content):
+            assert url.startswith((b"/", b"#", b"data:")) and not url.startswith(b"//"), url
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/tus/{token}/",
+        "/api/v1/tus/{token}/3f2b0c1e-4f8e-4a7e-9d1e-0a4b5c6d7e8f",
+        "/api/v1/uploads/{token}/3f2b0c1e-4f8e-4a7e-9d1e-0a4b5c6d7e8f/finish",
+        "/api/v1/upload/{token}",
+        "/api/v1/invites/{token}",
+        "/api/v1/invites/{token}/takes",
+        "/r/{token}",
+        "/r/{token}/done",
+    ],
+)
+def test_log_redaction_covers_every_candidate_path(cast: Cast, path: str) -> None:
+    token = cast.target.token
+    for line in (
+        f"Not Found: {path.format(token=token)}",
+        f'"PATCH {path.format(token=token)} HTTP/1.1" 204',
+        f"https://aurio.example.com{path.format(token=token)}?chunk=1",
+    ):
+        assert token not in redact(line)
+        assert "[token]" in redact(line)
+
+
+def test_gunicorn_header_and_environ_atoms_are_redacted_too() -> None:
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    from aurio.logs import RedactingGunicornLogger
+
+    token = "T" * 32
+    path = f"/api/v1/tus/{token}/3f2b0c1e-4f8e-4a7e-9d1e-0a4b5c6d7e8f"
+    request = SimpleNamespace(
+        headers=[("REFERER", f"https://aurio.example.com/r/{token}")],
+        method="PATCH",
+        path=path,
+        query="",
+        version=(1, 1),
+        uri=path,
+    )
+    response = SimpleNamespace(status="204 No Content", headers=[], sent=0, response_length=0)
+    environ = {
+        "REMOTE_ADDR": "192.0.2.1",
+        "REQUEST_METHOD": "PATCH",
+        "RAW_URI": path,
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_REFERER": f"https://aurio.example.com/r/{token}",
+    }
+    atoms = RedactingGunicornLogger(Config()).atoms(response, request, environ, timedelta(seconds=1))
+    assert [key for key, value in atoms.items() if isinstance(value, str) and token in value] == []

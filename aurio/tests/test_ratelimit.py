@@ -1,0 +1,234 @@
+"""Rate limits per client address on the candidate endpoints (aurio/ratelimit.py).
+
+The test settings raise every limit far above what the suite needs; these tests
+put the real defaults back with `settings`, and each uses its own client
+address, so counters never leak from one test to another (and the shared
+cache is never cleared)."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.core.cache import cache
+from django.db import connection
+from django.test import Client, RequestFactory
+from django.urls import reverse
+
+from aurio.ratelimit import client_address
+from invites.models import Invite
+from invites.services import invite_revoke
+
+pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parents[2]
+TUS = {"Tus-Resumable": "1.0.0"}
+BAD = "x" * 32
+
+
+@pytest.fixture
+def defaults(settings) -> None:  # type: ignore[no-untyped-def]
+    """The limits a deployment gets when it sets nothing."""
+    settings.AURIO_RATE_LIMIT_BAD_TOKENS = 20
+    settings.AURIO_RATE_LIMIT_REQUESTS = 600
+    settings.AURIO_RATE_LIMIT_TUS_REQUESTS = 3000
+
+
+def new_address() -> str:
+    return f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
+
+
+@pytest.fixture
+def visitor() -> Client:
+    return Client(REMOTE_ADDR=new_address())
+
+
+def check(client: Client, token: str):  # type: ignore[no-untyped-def]
+    return client.get(reverse("api:check_invite", args=[token]))
+
+
+def guess(client: Client, times: int) -> None:
+    for _ in range(times):
+        assert check(client, BAD).status_code == 404
+
+
+def test_the_defaults_are_20_unknown_links_and_600_requests_a_minute(tmp_path: Path) -> None:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("AURIO_", "DJANGO_", "CACHE_URL", "REDIS"))
+    }
+    env.update(SECRET_KEY="x", AURIO_DATA_DIR=str(tmp_path))
+    code = (
+        "from aurio import settings as s; print(s.AURIO_RATE_LIMIT_BAD_TOKENS, s.AURIO_RATE_LIMIT_REQUESTS, "
+        "s.AURIO_LOGIN_FAILURES, s.USE_X_FORWARDED_FOR, s.CACHES['default']['BACKEND'])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.split() == ["20", "600", "5", "False", "django.core.cache.backends.db.DatabaseCache"]
+
+
+def test_redis_cache_when_cache_url_is_set(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "REDIS"))}
+    env.update(SECRET_KEY="x", AURIO_DATA_DIR=str(tmp_path), CACHE_URL="redis://127.0.0.1:6379/5")
+    code = "from aurio.settings import CACHES as c; print(c['default']['BACKEND'], c['default']['LOCATION'])"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.split() == [
+        "django.core.cache.backends.redis.RedisCache",
+        "redis://127.0.0.1:6379/5",
+    ]
+
+
+@pytest.mark.skipif(
+    "DatabaseCache" not in django_settings.CACHES["default"]["BACKEND"], reason="not the database cache"
+)
+def test_migrate_creates_the_cache_table() -> None:
+    assert "aurio_cache" in connection.introspection.table_names()
+    cache.set("rl:probe", 1)
+    assert cache.get("rl:probe") == 1
+
+
+def test_unknown_links_are_refused_after_the_default_limit(
+    defaults: None, visitor: Client, invite: Invite
+) -> None:
+    guess(visitor, 20)
+    refused = check(visitor, BAD)
+    assert refused.status_code == 429
+    assert "Too many requests" in refused.json()["detail"]
+    assert 1 <= int(refused["Retry-After"]) <= 601
+    # Now even a real link is refused: a different answer would tell a guesser they hit one.
+    assert check(visitor, invite.token).status_code == 429
+
+
+def test_the_limit_covers_every_candidate_endpoint(defaults: None, visitor: Client, invite: Invite) -> None:
+    guess(visitor, 20)
+    token = invite.token
+    page = visitor.get(reverse("invites:record", args=[token]))
+    assert page.status_code == 429
+    assert "Please wait a moment" in page.content.decode()
+    assert page["Content-Type"].startswith("text/html")
+    assert "Retry-After" in page
+    assert visitor.get(reverse("invites:done", args=[token])).status_code == 429
+    assert visitor.post(reverse("api:start_take", args=[token])).status_code == 429
+    assert visitor.post(reverse("api:upload_video", args=[token])).status_code == 429
+    assert visitor.post(reverse("api:finish_upload", args=[token, BAD])).status_code == 429
+    tus = visitor.post(reverse("uploads:uploads", args=[token]), headers={**TUS, "Upload-Length": "10"})
+    assert tus.status_code == 429
+    assert tus.json()["detail"]
+    assert "Retry-After" in tus
+    assert visitor.generic("PATCH", reverse("uploads:upload", args=[token, BAD]), b"").status_code == 429
+    # Refused before the view: nothing was recorded.
+    invite.refresh_from_db()
+    assert invite.takes == 0
+    assert invite.opened_at is None
+    assert not invite.uploads.exists()
+
+
+def test_another_address_is_not_limited(defaults: None, visitor: Client, invite: Invite) -> None:
+    guess(visitor, 20)
+    assert check(visitor, invite.token).status_code == 429
+    assert check(Client(REMOTE_ADDR=new_address()), invite.token).status_code == 200
+
+
+def test_unknown_links_count_on_pages_and_tus_too(defaults: None, visitor: Client, invite: Invite) -> None:
+    for _ in range(10):
+        assert visitor.get(reverse("invites:record", args=[BAD])).status_code == 404
+    for _ in range(5):
+        head = visitor.head(reverse("uploads:upload", args=[invite.token, BAD]), headers=TUS)
+        assert head.status_code == 404  # an unknown upload of a real invite counts as well
+    for _ in range(5):
+        assert visitor.post(reverse("api:finish_upload", args=[BAD, BAD])).status_code == 404
+    assert check(visitor, invite.token).status_code == 429
+
+
+def test_expired_or_revoked_links_do_not_count(defaults: None, visitor: Client, invite: Invite) -> None:
+    invite_revoke(invite=invite)
+    for _ in range(25):
+        assert check(visitor, invite.token).status_code == 410
+    assert check(visitor, BAD).status_code == 404
+
+
+def test_every_address_has_a_cap_per_minute(settings, visitor: Client, invite: Invite) -> None:  # type: ignore[no-untyped-def]
+    settings.AURIO_RATE_LIMIT_REQUESTS = 5
+    for _ in range(5):
+        assert check(visitor, invite.token).status_code == 200
+    refused = visitor.get(reverse("invites:record", args=[invite.token]))
+    assert refused.status_code == 429
+    assert 1 <= int(refused["Retry-After"]) <= 61
+
+
+def test_tus_chunks_have_their_own_looser_cap(settings, visitor: Client, invite: Invite) -> None:  # type: ignore[no-untyped-def]
+    settings.AURIO_RATE_LIMIT_REQUESTS = 2
+    settings.AURIO_RATE_LIMIT_TUS_REQUESTS = 10
+    url = reverse("uploads:uploads", args=[invite.token])
+    for _ in range(10):
+        assert visitor.options(url).status_code == 204
+    assert visitor.options(url).status_code == 429
+    # The page and API count apart from the chunks.
+    assert check(visitor, invite.token).status_code == 200
+
+
+def test_forwarded_for_is_ignored_by_default(defaults: None, visitor: Client, invite: Invite) -> None:
+    for n in range(20):
+        assert (
+            visitor.get(
+                reverse("api:check_invite", args=[BAD]), HTTP_X_FORWARDED_FOR=f"1.2.3.{n}"
+            ).status_code
+            == 404
+        )
+    other = visitor.get(reverse("api:check_invite", args=[invite.token]), HTTP_X_FORWARDED_FOR="9.9.9.9")
+    assert other.status_code == 429
+
+
+def test_forwarded_for_counts_per_client_when_enabled(settings, defaults: None, invite: Invite) -> None:  # type: ignore[no-untyped-def]
+    settings.USE_X_FORWARDED_FOR = True
+    proxy = Client(REMOTE_ADDR="192.0.2.1")
+    first, second = new_address(), new_address()
+    for _ in range(20):
+        response = proxy.get(
+            reverse("api:check_invite", args=[BAD]), HTTP_X_FORWARDED_FOR=f"{first}, 192.0.2.9"
+        )
+        assert response.status_code == 404
+    assert proxy.get(reverse("api:check_invite", args=[BAD]), HTTP_X_FORWARDED_FOR=first).status_code == 429
+    assert (
+        proxy.get(reverse("api:check_invite", args=[invite.token]), HTTP_X_FORWARDED_FOR=second).status_code
+        == 200
+    )
+
+
+def test_ipv6_addresses_count_per_64(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.USE_X_FORWARDED_FOR = False
+    one = RequestFactory().get("/", REMOTE_ADDR="2001:db8:1:2:aaaa::1")
+    two = RequestFactory().get("/", REMOTE_ADDR="2001:db8:1:2:bbbb::2")
+    other = RequestFactory().get("/", REMOTE_ADDR="2001:db8:1:3::1")
+    assert client_address(one) == client_address(two) == "2001:db8:1:2::/64"
+    assert client_address(other) != client_address(one)
+    assert client_address(RequestFactory().get("/", REMOTE_ADDR="203.0.113.7")) == "203.0.113.7"
+
+
+def test_a_broken_cache_does_not_stop_candidates(
+    defaults: None, visitor: Client, invite: Invite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ConnectionError("cache down")
+
+    monkeypatch.setattr(cache, "get", broken)
+    monkeypatch.setattr(cache, "incr", broken)
+    assert check(visitor, invite.token).status_code == 200
+    assert check(visitor, BAD).status_code == 404
+
+
+def test_staff_endpoints_are_not_limited_by_candidate_counters(
+    defaults: None, invite: Invite, api: Client
+) -> None:
+    address = new_address()
+    guesser = Client(REMOTE_ADDR=address)
+    guess(guesser, 20)
+    assert check(guesser, invite.token).status_code == 429
+    assert api.get(reverse("api:list_invites"), REMOTE_ADDR=address).status_code == 200
