@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import uuid
 
 from django.db.models import Prefetch, QuerySet
 
@@ -28,3 +29,11 @@ def invites_with_videos() -> QuerySet[Invite]:
     from videos.models import Video
 
     return Invite.objects.prefetch_related(Prefetch("videos", queryset=Video.objects.order_by("-created_at")))
+
+
+def invite_by_id(raw: str) -> Invite | None:
+    """The invite with this id, or None for an unknown or malformed one (ops commands)."""
+    try:
+        return Invite.objects.filter(pk=uuid.UUID(raw)).first()
+    except ValueError:
+        return None

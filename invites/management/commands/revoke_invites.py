@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from invites.models import Invite
+from invites.repository import invite_by_id
 from invites.services import invite_revoke
 
 
@@ -41,10 +41,7 @@ class Command(BaseCommand):
 def _named(raw_ids: list[str]) -> list[Invite]:
     found = []
     for raw in raw_ids:
-        try:
-            invite = Invite.objects.filter(pk=uuid.UUID(raw)).first()
-        except ValueError:
-            invite = None
+        invite = invite_by_id(raw)
         if invite is None:
             raise CommandError(f"No invite with id {raw!r}; nothing was revoked.")
         found.append(invite)

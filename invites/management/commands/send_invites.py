@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import smtplib
-import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -13,6 +12,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from invites.models import Invite, InviteStatus
+from invites.repository import invite_by_id
 
 
 class Command(BaseCommand):
@@ -89,10 +89,7 @@ def _nearly_expired(window: timedelta) -> list[Invite]:
 def _named(raw_ids: list[str]) -> list[Invite]:
     found = []
     for raw in raw_ids:
-        try:
-            invite = Invite.objects.filter(pk=uuid.UUID(raw)).first()
-        except ValueError:
-            invite = None
+        invite = invite_by_id(raw)
         if invite is None:
             raise CommandError(f"No invite with id {raw!r}; nothing was sent.")
         if not invite.is_usable:
