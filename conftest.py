@@ -3,11 +3,13 @@ outsider who is not staff, API token) and real media files."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from django.test import Client
 
 from aurio.models import ApiToken
@@ -65,6 +67,18 @@ def token_for() -> Callable[[User], str]:
 def api(recruiter: User, token_for: Callable[[User], str]) -> Client:
     """A client that speaks to the API with the recruiter's bearer token."""
     return Client(headers={"Authorization": f"Bearer {token_for(recruiter)}"})
+
+
+@pytest.fixture
+def keep_test_connection() -> Iterator[None]:
+    """For tests that call the WSGI application directly: as Django's test
+    client does, a request (and its close()) must not close the test's
+    database connection mid-transaction (PostgreSQL would then refuse it)."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 @pytest.fixture

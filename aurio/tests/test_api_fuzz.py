@@ -78,6 +78,7 @@ def real(invite: Invite, recorder_webm: Path) -> dict[str, str]:
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("keep_test_connection")  # the fuzz calls the WSGI app directly
 @schema.parametrize()
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_never_answers_with_a_server_error(

@@ -9,7 +9,7 @@ import hashlib
 import os
 import random
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from wsgiref.util import FileWrapper as WsgirefFileWrapper
 
@@ -19,8 +19,6 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.handlers.wsgi import WSGIHandler
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
 from django.http import FileResponse, HttpResponseBase
 from django.test import Client, RequestFactory
 from django.utils.http import http_date
@@ -372,14 +370,8 @@ def test_repo_gunicorn_config_keeps_sendfile_on() -> None:
 
 
 @pytest.fixture(autouse=True)
-def keep_test_connection() -> Iterator[None]:
-    """As Django's test client does: a WSGI request (and its close()) must not
-    close the test's database connection mid-transaction."""
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    yield
-    request_started.connect(close_old_connections)
-    request_finished.connect(close_old_connections)
+def _wsgi_keeps_the_test_connection(keep_test_connection: None) -> None:
+    """The WSGI-handler tests below call the application directly."""
 
 
 def run_wsgi(environ: dict[str, object]) -> tuple[str, dict[str, str], Iterable[bytes]]:
