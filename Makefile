@@ -30,17 +30,18 @@ run: venv $(DATA)/secret-key
 	$(PY) manage.py ensure_recruiter
 	VENV=$(VENV) scripts/serve
 
-# The whole suite twice: on SQLite, then on PostgreSQL (started if none answers).
+# The whole suite on SQLite, on MongoDB when AURIO_TEST_MONGO_URL names a server,
+# then on PostgreSQL (started if none answers).
 POSTGRES_TEST_URL ?= postgres://postgres:postgres@127.0.0.1:5432/aurio
 
 test: dev-venv lint typecheck
 	scripts/install-test-deps
 	scripts/ensure-redis
 	$(PY) -m pytest
+	@if [ -n "$$AURIO_TEST_MONGO_URL" ]; then DATABASE_URL="$$AURIO_TEST_MONGO_URL" $(PY) -m pytest; \
+	else echo "MongoDB: AURIO_TEST_MONGO_URL is not set, so the suite does not run against MongoDB."; fi
 	scripts/ensure-postgres
 	DATABASE_URL=$(POSTGRES_TEST_URL) $(PY) -m pytest
-	@if [ -n "$$AURIO_TEST_MONGO_URL" ]; then DATABASE_URL="$$AURIO_TEST_MONGO_URL" $(PY) -m pytest; \
-	else echo "MongoDB: AURIO_TEST_MONGO_URL is not set, so the suite did not run against MongoDB."; fi
 
 lint: dev-venv
 	$(VENV)/bin/ruff check .
