@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -67,6 +68,15 @@ def token_for() -> Callable[[User], str]:
 def api(recruiter: User, token_for: Callable[[User], str]) -> Client:
     """A client that speaks to the API with the recruiter's bearer token."""
     return Client(headers={"Authorization": f"Bearer {token_for(recruiter)}"})
+
+
+@pytest.fixture
+def media_root(settings: Any, tmp_path: Path) -> Path:
+    """An empty private storage location for this test, so "no file was written" can be checked."""
+    root = tmp_path / "media"
+    local = {"BACKEND": "aurio.storage.PrivateFileSystemStorage", "OPTIONS": {"location": root}}
+    settings.STORAGES = {**settings.STORAGES, "default": local, "local": local}
+    return root
 
 
 @pytest.fixture

@@ -4,56 +4,35 @@
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Callable
 from io import StringIO
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Permission, User
-from django.core.files.base import ContentFile
-from django.core.files.storage import FileSystemStorage, default_storage
+from django.core.files.storage import FileSystemStorage
 from django.core.management import CommandError, call_command
 from django.db import OperationalError, connections
 from django.http import HttpResponse
 from django.test import Client, override_settings
 from django.utils.crypto import get_random_string
-from pytest_django import Settings
 
 from aurio.models import ApiToken
 from invites.models import Invite
-from videos.models import Status, Tag, Video, video_path
+from videos.models import Status, Tag, Video
+from videos.tests.factories import store_video
 
 TokenFor = Callable[[User], str]
 
 
 @pytest.fixture(autouse=True)
-def media_root(settings: Settings, tmp_path: Path) -> Path:
-    root = tmp_path / "media"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": root, "base_url": None},
-        },
-    }
-    return root
+def _own_media(media_root: Path) -> None:
+    """Every test here gets an empty storage location (conftest's media_root)."""
 
 
 @pytest.fixture
 def video(invite: Invite) -> Video:
-    content = b"\x1a\x45\xdf\xa3" + bytes(range(256)) * 8
-    video = Video(
-        id=uuid.uuid4(),
-        invite=invite,
-        content_type="video/webm",
-        size=len(content),
-        sha256=hashlib.sha256(content).hexdigest(),
-        status=Status.READY,
-    )
-    video.file.name = default_storage.save(video_path(video, "original.webm"), ContentFile(content))
-    video.save(force_insert=True)
-    return video
+    return store_video(invite, b"\x1a\x45\xdf\xa3" + bytes(range(256)) * 8, status=Status.READY)  # type: ignore[return-value]
 
 
 # Every recruiter endpoint, as (method, path template, JSON body).

@@ -40,10 +40,8 @@ def bucket(endpoint: str) -> str:
 
 
 @pytest.fixture(autouse=True)
-def local_media(tmp_path: Path, settings: Any) -> None:
+def _own_media(media_root: Path) -> None:
     """A fresh local media folder per test, so copies count only this test's files."""
-    local = {"BACKEND": "aurio.storage.PrivateFileSystemStorage", "OPTIONS": {"location": tmp_path / "media"}}
-    settings.STORAGES = {**settings.STORAGES, "default": local, "local": local}
 
 
 @pytest.fixture

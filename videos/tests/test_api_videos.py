@@ -33,17 +33,8 @@ from videos.models import Status, Tag, Video, video_path
 
 
 @pytest.fixture(autouse=True)
-def media_root(settings: Settings, tmp_path: Path) -> Path:
-    """A private, empty storage location per test, so "no file was written" can be checked."""
-    root = tmp_path / "media"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": root, "base_url": None},
-        },
-    }
-    return root
+def _own_media(media_root: Path) -> None:
+    """Every test here gets an empty storage location (conftest's media_root)."""
 
 
 def stored_files(root: Path) -> list[Path]:

@@ -8,14 +8,12 @@ from __future__ import annotations
 import hashlib
 import os
 import random
-import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from wsgiref.util import FileWrapper as WsgirefFileWrapper
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.handlers.wsgi import WSGIHandler
@@ -23,43 +21,23 @@ from django.http import FileResponse, HttpResponseBase
 from django.test import Client, RequestFactory
 from django.utils.http import http_date
 from gunicorn.http.wsgi import FileWrapper as GunicornFileWrapper
-from pytest_django import Settings
 
 from invites.models import Invite
-from videos.models import Status, Video, video_path
+from videos.models import Status, Video
 from videos.streaming import CHUNK, Unsatisfiable, parse_range, stream_video
+from videos.tests.factories import store_video
 
 SIZE = 600_000  # more than two CHUNKs, so the generator path loops
 
 
 @pytest.fixture(autouse=True)
-def media_root(settings: Settings, tmp_path: Path) -> Path:
-    root = tmp_path / "media"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": root, "base_url": None},
-        },
-    }
-    return root
+def _own_media(media_root: Path) -> None:
+    """Every test here gets an empty storage location (conftest's media_root)."""
 
 
 @pytest.fixture
 def video(invite: Invite) -> Video:
-    content = random.Random(2).randbytes(SIZE)
-    video = Video(
-        id=uuid.uuid4(),
-        invite=invite,
-        original_name="answer.webm",
-        content_type="video/webm",
-        size=len(content),
-        sha256=hashlib.sha256(content).hexdigest(),
-        status=Status.READY,
-    )
-    video.file.name = default_storage.save(video_path(video, "original.webm"), ContentFile(content))
-    video.save(force_insert=True)
-    return video
+    return store_video(invite, random.Random(2).randbytes(SIZE), status=Status.READY)  # type: ignore[return-value]
 
 
 @pytest.fixture
