@@ -31,16 +31,17 @@ run: venv $(DATA)/secret-key
 	VENV=$(VENV) scripts/serve
 
 # The whole suite on SQLite, on MongoDB when AURIO_TEST_MONGO_URL names a server,
-# then on PostgreSQL (started if none answers).
+# then on PostgreSQL. PostgreSQL and Redis are started first if none answers:
+# the fault tests use them in every run.
 POSTGRES_TEST_URL ?= postgres://postgres:postgres@127.0.0.1:5432/aurio
 
 test: dev-venv lint typecheck
 	scripts/install-test-deps
 	scripts/ensure-redis
+	scripts/ensure-postgres
 	$(PY) -m pytest
 	@if [ -n "$$AURIO_TEST_MONGO_URL" ]; then DATABASE_URL="$$AURIO_TEST_MONGO_URL" $(PY) -m pytest; \
 	else echo "MongoDB: AURIO_TEST_MONGO_URL is not set, so the suite does not run against MongoDB."; fi
-	scripts/ensure-postgres
 	DATABASE_URL=$(POSTGRES_TEST_URL) $(PY) -m pytest
 
 lint: dev-venv
