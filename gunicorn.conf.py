@@ -3,6 +3,8 @@ the worker timeout (sync workers are killed mid-request)."""
 
 import os
 
+from aurio.slowclients import SlowClientLimits
+
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -15,3 +17,16 @@ accesslog = "-" if os.environ.get("ACCESS_LOG", "true").lower() == "true" else N
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(L)ss'
 # Candidate links carry their token in the path: the logger redacts it.
 logger_class = "aurio.logs.RedactingGunicornLogger"
+
+# A client that stops sending (a stalled upload) or reading (a stalled
+# download), or sends its body a byte at a time, would otherwise hold its
+# thread for ever: gthread workers have no per-request timeout. See
+# aurio/slowclients.py; the upload view answers 408 to a stalled chunk and the
+# page resumes from the last whole chunk.
+_limits = SlowClientLimits(
+    idle=float(os.environ.get("WEB_IDLE_TIMEOUT", "30")),
+    min_rate=float(os.environ.get("WEB_MIN_UPLOAD_RATE", "2048")),
+    max_body=int(os.environ.get("AURIO_MAX_UPLOAD_BYTES", str(500 * 1024 * 1024))),
+)
+pre_request = _limits.pre_request
+post_request = _limits.post_request

@@ -18,15 +18,25 @@ ninja operations) get two limits:
 
 If the cache is unreachable the limits are skipped (and logged): a broken
 Redis must not stop candidates from submitting.
+
+Requests that carry a body (upload chunks, files) also need a slot in their
+web process (`UploadSlots`): at most ``AURIO_MAX_UPLOADS_PER_PROCESS`` at once,
+and ``AURIO_MAX_UPLOADS_PER_LINK`` for one invite link, so slow uploads can't
+take every thread. The slots are counted in memory, not in the cache: a
+process that dies takes its slots with it, and nothing is left to expire.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import ipaddress
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django import forms
@@ -108,6 +118,66 @@ def _refusal(request: HttpRequest, *, tus: bool) -> tuple[_Window | None, int | 
     return bad, None
 
 
+class UploadSlots:
+    """Request bodies being read at once in this process, in all and per link."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_link: Counter[str] = Counter()
+        self._total = 0
+
+    @contextlib.contextmanager
+    def take(self, link: str) -> Iterator[HttpResponse | None]:
+        """Yields None with a slot held, or the refusal to answer with."""
+        with self._lock:
+            if self._total >= settings.AURIO_MAX_UPLOADS_PER_PROCESS:
+                refusal: HttpResponse | None = _busy(
+                    503, "aurio is busy receiving other uploads. Your upload will go on in a moment."
+                )
+            elif self._by_link[link] >= settings.AURIO_MAX_UPLOADS_PER_LINK:
+                refusal = _busy(
+                    429, "Another upload for this link is still under way. Yours will go on in a moment."
+                )
+            else:
+                refusal = None
+                self._total += 1
+                self._by_link[link] += 1
+        try:
+            yield refusal
+        finally:
+            if refusal is None:
+                with self._lock:
+                    self._total -= 1
+                    self._by_link[link] -= 1
+                    if not self._by_link[link]:
+                        del self._by_link[link]
+
+    @property
+    def busy(self) -> int:
+        return self._total
+
+
+upload_slots = UploadSlots()
+
+
+def _busy(status: int, detail: str) -> HttpResponse:
+    response = JsonResponse({"detail": detail}, status=status)
+    response["Retry-After"] = "5"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _has_body(request: HttpRequest) -> bool:
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+    return chunked or (length.isascii() and length.isdigit() and int(length) > 0)
+
+
+def _link(kwargs: dict[str, Any]) -> str:
+    """The invite link a request is for, as a digest (never the token itself)."""
+    return hashlib.sha256(str(kwargs.get("token", "")).encode()).hexdigest()
+
+
 def rate_limited(*, html: bool = False, tus: bool = False) -> Callable[[View], View]:
     """Limit a candidate view per client address (see the module's docstring).
     `html`: answer 429 with a page rather than JSON."""
@@ -122,7 +192,11 @@ def rate_limited(*, html: bool = False, tus: bool = False) -> Callable[[View], V
                 bad, retry_after = None, None
             if retry_after is not None:
                 return _too_many(request, retry_after, html)
-            response = view(request, *args, **kwargs)
+            if _has_body(request):
+                with upload_slots.take(_link(kwargs)) as refusal:
+                    response = refusal or view(request, *args, **kwargs)
+            else:
+                response = view(request, *args, **kwargs)
             if response.status_code == 404 and bad is not None:
                 try:
                     bad.hit()

@@ -216,6 +216,11 @@ AURIO_INVITE_DAYS = envint("AURIO_INVITE_DAYS", "14")
 AURIO_MAX_ATTEMPTS = envint("AURIO_MAX_ATTEMPTS", "3")
 # Resumable (tus) uploads not finished within this many hours are discarded.
 AURIO_UPLOAD_EXPIRY_HOURS = envint("AURIO_UPLOAD_EXPIRY_HOURS", "24")
+# Request bodies read at once by one web process, in all and for one invite
+# link: beyond them candidates get 503 or 429 with Retry-After (their page
+# retries), so uploads can never take every thread from pages and playback.
+AURIO_MAX_UPLOADS_PER_PROCESS = envint("AURIO_MAX_UPLOADS_PER_PROCESS", "6")
+AURIO_MAX_UPLOADS_PER_LINK = envint("AURIO_MAX_UPLOADS_PER_LINK", "2")
 
 # --- Background tasks (video processing) -------------------------------------
 # The queue backend's class. The default keeps tasks in the database and runs

@@ -125,13 +125,14 @@ def _spool(
     path = workdir / "chunk"
     sha256 = hashlib.sha256()
     verify = CHECKSUMS[checksum.algorithm]() if checksum else None
-    size, complete = 0, True
+    size, complete, stalled = 0, True, False
     with path.open("wb") as out:
         while True:
             try:
                 data = stream.read(min(READ_SIZE, limit - size + 1))
-            except OSError:  # includes Django's UnreadablePostError: the client went away
+            except OSError as exc:  # includes Django's UnreadablePostError: the client went away
                 complete = False
+                stalled = isinstance(exc, TimeoutError) or isinstance(exc.__cause__, TimeoutError)
                 break
             if not data:
                 break
@@ -144,7 +145,17 @@ def _spool(
             if verify:
                 verify.update(data)
             out.write(data)
-    if checksum and verify and (not complete or verify.digest() != checksum.digest):
+    if stalled:
+        # The web server's idle timeout (gunicorn.conf.py) fired: what arrived
+        # can be kept only when no checksum has to vouch for the whole chunk.
+        log.info("upload: a chunk stalled after %d bytes", size)
+    if checksum and verify and not complete:
+        raise TusError(
+            408 if stalled else 400,
+            "The chunk did not arrive whole (the connection stalled or dropped); "
+            "send it again from Upload-Offset.",
+        )
+    if checksum and verify and verify.digest() != checksum.digest:
         raise TusError(460, f"The {checksum.algorithm} checksum of the chunk does not match Upload-Checksum.")
     return path, size, sha256.hexdigest(), complete
 

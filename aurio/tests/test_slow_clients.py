@@ -1,0 +1,152 @@
+"""Slow and stalled clients can't hold gunicorn's threads (aurio/slowclients.py).
+
+The end-to-end tests run the real gunicorn with gunicorn.conf.py and one
+thread: while a client stalls or drips its body, a second client must still
+be answered once the bound has passed.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aurio.slowclients import SlowClientLimits, Watchdog, body_length
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_body_length_reads_content_length_and_chunked() -> None:
+    assert body_length([]) == 0
+    assert body_length([("Content-Length", "1234")]) == 1234
+    assert body_length([("CONTENT-LENGTH", " 5 ")]) == 5
+    assert body_length([("Transfer-Encoding", "gzip, chunked")]) is None
+    assert body_length([("Content-Length", "nonsense")]) == 0
+
+
+def test_a_body_must_arrive_at_the_minimum_rate_after_the_grace_period() -> None:
+    limits = SlowClientLimits(idle=30, min_rate=2048, max_body=10 * 2048)
+    assert limits.deadline(0, now=100.0) is None
+    assert limits.deadline(2048 * 60, now=100.0) == 100.0 + 30 + 60
+    assert limits.deadline(None, now=100.0) == 100.0 + 30 + 10  # chunked: as if the largest upload
+
+
+def test_the_watchdog_ends_overdue_reads_and_leaves_the_others() -> None:
+    watchdog = Watchdog()
+    overdue_server, overdue_client = socket.socketpair()
+    timely_server, timely_client = socket.socketpair()
+    with overdue_server, overdue_client, timely_server, timely_client:
+        watchdog._deadlines = {overdue_server: 10.0, timely_server: 20.0}  # no thread: check() by hand
+        watchdog.check(now=15.0)
+        assert overdue_server.recv(10) == b""  # a blocked read would return at once: end of body
+        timely_server.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            timely_server.recv(10)  # still open, still waiting for its client
+        assert watchdog.cut == 1
+        watchdog.forget(timely_server)
+        watchdog.check(now=25.0)
+        assert watchdog.cut == 1
+
+
+# --- the real gunicorn ------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def one_thread_gunicorn(tmp_path: Path) -> Iterator[tuple[str, int]]:
+    """aurio under gunicorn.conf.py with a single thread and short bounds.
+
+    The requests below never need the database (a 404 page, a form body read
+    before any lookup), so the data folder is fresh and not migrated."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "aurio.settings",
+        "SECRET_KEY": "slow-clients-test-key-0123456789abcdefghijklmnopqrstuvwxyz",
+        "AURIO_DATA_DIR": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": "1",
+        "WEB_THREADS": "1",
+        "WEB_IDLE_TIMEOUT": "1",
+        "WEB_MIN_UPLOAD_RATE": "1000",
+        "ACCESS_LOG": "false",
+    }
+    env.pop("CACHE_URL", None)
+    env.pop("REDIS_URL", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "aurio.wsgi"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"gunicorn did not start: {server.stderr.read()!r}") from None  # type: ignore[union-attr]
+                time.sleep(0.1)
+        yield "127.0.0.1", port
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def start_upload(address: tuple[str, int], length: int) -> socket.socket:
+    """A form post whose body is read before anything else is looked at (the
+    CSRF check reads it to find the token): a slow body holds the thread."""
+    sock = socket.create_connection(address)
+    sock.sendall(
+        f"POST /admin/login/ HTTP/1.1\r\nHost: localhost\r\nCookie: csrftoken={'a' * 32}\r\n"
+        f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {length}\r\n\r\n"
+        "username=".encode()
+    )
+    return sock
+
+
+def answered_within(address: tuple[str, int], seconds: float) -> int:
+    """The status of a plain page fetched on a second connection."""
+    connection = http.client.HTTPConnection(*address, timeout=seconds)
+    connection.request("GET", "/no-such-page")
+    status = connection.getresponse().status
+    connection.close()
+    return status
+
+
+def test_a_stalled_upload_gives_its_thread_back(one_thread_gunicorn: tuple[str, int]) -> None:
+    with start_upload(one_thread_gunicorn, 1_000_000):
+        # The only thread is reading that body; WEB_IDLE_TIMEOUT=1 frees it.
+        assert answered_within(one_thread_gunicorn, seconds=15) == 404
+
+
+def test_an_upload_that_drips_gives_its_thread_back(one_thread_gunicorn: tuple[str, int]) -> None:
+    upload = start_upload(one_thread_gunicorn, 2_000)  # due within 1 s + 2000 B / 1000 B/s
+    page = socket.create_connection(one_thread_gunicorn)
+    with upload, page:
+        page.sendall(b"GET /no-such-page HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        page.settimeout(0.5)
+        started, answer = time.monotonic(), b""
+        while not answer and time.monotonic() - started < 30:
+            try:
+                upload.sendall(b"x")  # a byte every half second: never idle for 1 s
+            except OSError:
+                pass  # the server cut the upload off: that's the point
+            try:
+                answer = page.recv(100)
+            except TimeoutError:
+                continue
+        assert answer.startswith(b"HTTP/1.1 404")
