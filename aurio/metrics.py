@@ -2,20 +2,24 @@
 
 gunicorn runs several worker processes, and a scrape reaches one of them, so
 counters kept in a process's memory would disagree from scrape to scrape.
-Every value here is therefore read from the database when scraped: gauges of
-what the tables hold now. Uploads refused before a row was written (oversize,
-not a video) and HTTP 5xx responses leave no row; they are in the logs, not here.
+Every value here is therefore read when scraped: gauges of what the tables
+hold now, and error counters kept in the shared cache (the database cache
+table, or Redis), which every process adds to (`ErrorCountingMiddleware`).
+Uploads refused before a row was written (oversize, not a video) leave no row;
+they are in the logs.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count, Min, Q, Sum
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseForbidden
 from django.tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
@@ -26,6 +30,8 @@ from django_tasks_db.backend import DatabaseBackend
 from invites.models import Invite, InviteStatus
 from uploads.models import Upload
 from videos.models import Status, Video
+
+logger = logging.getLogger(__name__)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Set by reverse proxies: a request carrying them came through one, so its
@@ -147,8 +153,64 @@ def task_metrics() -> Iterable[Metric]:
     return [tasks]
 
 
+# Answers counted as errors: stalled (408), held back (429), and the server's own (5xx).
+COUNTED_STATUSES = (408, 429, 500, 502, 503, 504)
+_ERROR_KEY = "metrics:http:{}"
+
+
+def _error_bucket(status: int) -> str | None:
+    if status in COUNTED_STATUSES:
+        return str(status)
+    return "5xx" if status >= 500 else None
+
+
+class ErrorCountingMiddleware:
+    """Counts error answers in the shared cache, for `aurio_http_errors_total`.
+    Errors are rare, so one cache write each costs nothing on the happy path."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        bucket = _error_bucket(response.status_code)
+        if bucket is not None:
+            count_error(bucket)
+        return response
+
+
+def count_error(bucket: str) -> None:
+    key = _ERROR_KEY.format(bucket)
+    try:
+        try:
+            cache.incr(key)
+        except ValueError:  # the first one: `add` loses no race with another process's `add`
+            if not cache.add(key, 1, timeout=None):
+                cache.incr(key)
+    except Exception:
+        # The cache may be down for the very reason of the error (the database).
+        logger.warning("metrics: could not count an HTTP %s answer", bucket, exc_info=True)
+
+
+def error_metrics() -> Iterable[Metric]:
+    buckets = [str(status) for status in COUNTED_STATUSES] + ["5xx"]
+    try:
+        counts = cache.get_many([_ERROR_KEY.format(b) for b in buckets])
+    except Exception:
+        logger.warning("metrics: the cache is unavailable", exc_info=True)
+        return []
+    errors = Metric(
+        "aurio_http_errors_total",
+        "Answers with status 408, 429 or 5xx, all web processes, since the cache was last cleared.",
+        kind="counter",
+    )
+    for bucket in buckets:
+        errors.add(counts.get(_ERROR_KEY.format(bucket), 0), status=bucket)
+    return [errors]
+
+
 def render_metrics() -> str:
-    metrics = [*video_metrics(), *upload_metrics(), *invite_metrics(), *task_metrics()]
+    metrics = [*video_metrics(), *upload_metrics(), *invite_metrics(), *task_metrics(), *error_metrics()]
     return "".join(metric.render() for metric in metrics)
 
 
