@@ -2,8 +2,9 @@
 staff login can't be brute-forced.
 
 Counters live in Django's cache ("default": the database cache, or Redis), so
-every web process on every machine shares them. Each counter is a fixed
-window: a key per address and window, counted with ``incr``.
+every web process on every machine shares them. Each counter is a sliding
+window: a key per address and fixed window, counted with ``incr``, and the
+previous window's count weighed in by how much of it is still recent.
 
 Candidate endpoints (``@rate_limited`` on Django views, ``@limited_api`` on
 ninja operations) get two limits:
@@ -72,26 +73,58 @@ def client_address(request: HttpRequest) -> str:
 
 
 class _Window:
-    """One fixed-window counter: `name` for one address (or address+username)."""
+    """A sliding-window counter: `name` for one address (or address+username).
 
-    def __init__(self, name: str, who: str, seconds: int) -> None:
-        now = time.time()
+    Hits are counted per fixed window, but a limit is checked against the last
+    `seconds` as a whole: this window's hits plus the share of the previous
+    window's that still falls inside them. So no burst across a window's
+    boundary gets twice the limit through.
+    """
+
+    def __init__(self, name: str, who: str, seconds: int, now: float | None = None) -> None:
+        now = time.time() if now is None else now
         start = int(now // seconds) * seconds
         self.key = f"rl:{name}:{who}:{start}"
+        self.previous_key = f"rl:{name}:{who}:{start - seconds}"
         self.seconds = seconds
-        self.retry_after = max(1, int(start + seconds - now) + 1)
+        self._left_of_window = start + seconds - now
+        self._previous_weight = self._left_of_window / seconds
+
+    def _estimate(self, current: int, previous: int) -> int:
+        return current + int(previous * self._previous_weight)
 
     def count(self) -> int:
-        return int(cache.get(self.key, 0))
+        values = cache.get_many([self.key, self.previous_key])
+        return self._estimate(int(values.get(self.key, 0)), int(values.get(self.previous_key, 0)))
 
     def hit(self) -> int:
+        """Count one more; returns the count over the last `seconds`."""
         try:
-            return cache.incr(self.key)
+            current = cache.incr(self.key)
         except ValueError:
             # First hit of the window; `add` loses no race with another process's `add`.
-            if cache.add(self.key, 1, timeout=self.seconds + 60):
-                return 1
-            return cache.incr(self.key)
+            # Kept for two windows: the next one weighs it in.
+            current = 1 if cache.add(self.key, 1, timeout=2 * self.seconds + 60) else cache.incr(self.key)
+        return self._estimate(current, int(cache.get(self.previous_key, 0)))
+
+    def forget(self) -> None:
+        cache.delete_many([self.key, self.previous_key])
+
+    def retry_after(self, limit: int) -> int:
+        """Seconds until the count over the last `seconds` drops below `limit`
+        again, if nothing more is counted meanwhile."""
+        values = cache.get_many([self.key, self.previous_key])
+        current = int(values.get(self.key, 0))
+        previous = int(values.get(self.previous_key, 0))
+        if current >= limit:
+            # Wait for this window to end and then for enough of it to slide out.
+            wait = self._left_of_window + self.seconds * (1 - (limit - 1) / current)
+        elif previous:
+            # The previous window's share has to shrink below what is left of the limit.
+            wait = self._left_of_window - self.seconds * (limit - 1 - current) / previous
+        else:
+            wait = 1
+        return max(1, int(wait) + 1)
 
 
 def _too_many(request: HttpRequest, retry_after: int, html: bool) -> HttpResponse:
@@ -110,11 +143,11 @@ def _refusal(request: HttpRequest, *, tus: bool) -> tuple[_Window | None, int | 
     who = client_address(request)
     bad = _Window("bad", who, settings.AURIO_RATE_LIMIT_BAD_TOKENS_WINDOW)
     if bad.count() >= settings.AURIO_RATE_LIMIT_BAD_TOKENS:
-        return bad, bad.retry_after
+        return bad, bad.retry_after(settings.AURIO_RATE_LIMIT_BAD_TOKENS)
     limit = settings.AURIO_RATE_LIMIT_TUS_REQUESTS if tus else settings.AURIO_RATE_LIMIT_REQUESTS
     every = _Window("tus" if tus else "req", who, 60)
     if every.hit() > limit:
-        return bad, every.retry_after
+        return bad, every.retry_after(limit)
     return bad, None
 
 
@@ -251,7 +284,7 @@ def forget_login_failures(sender: object, request: Any = None, user: Any = None,
     if request is None or user is None:
         return
     try:
-        cache.delete(_login_window(user.get_username(), client_address(request)).key)
+        _login_window(user.get_username(), client_address(request)).forget()
     except Exception:
         logger.warning("login lockout: cache unavailable", exc_info=True)
 

@@ -20,7 +20,7 @@ from django.db import connection
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
-from aurio.ratelimit import client_address
+from aurio.ratelimit import _Window, client_address
 from invites.models import Invite
 from invites.services import invite_revoke
 
@@ -232,3 +232,38 @@ def test_staff_endpoints_are_not_limited_by_candidate_counters(
     guess(guesser, 20)
     assert check(guesser, invite.token).status_code == 429
     assert api.get(reverse("api:list_invites"), REMOTE_ADDR=address).status_code == 200
+
+
+# --- sliding windows -------------------------------------------------------------------------
+
+
+def test_a_burst_across_a_window_boundary_does_not_get_twice_the_limit(db: None) -> None:
+    """20 hits at the very end of one minute and 20 at the start of the next: the
+    second burst is counted together with the first, as one minute's worth."""
+    end_of_minute = 600 * 60 - 1.0
+    for _ in range(20):
+        _Window("req", "192.0.2.9", 60, now=end_of_minute).hit()
+    next_minute = _Window("req", "192.0.2.9", 60, now=end_of_minute + 2)
+    assert next_minute.count() >= 19  # the first burst still weighs nearly in full
+    assert next_minute.hit() >= 20
+
+
+def test_the_previous_window_fades_out_as_time_slides(db: None) -> None:
+    for _ in range(30):
+        _Window("req", "192.0.2.10", 60, now=6000.0).hit()  # the window [6000, 6060)
+    assert (
+        _Window("req", "192.0.2.10", 60, now=6060.0 + 15).count() == 22
+    )  # 3/4 of the window left: 30 * 0.75
+    assert _Window("req", "192.0.2.10", 60, now=6060.0 + 45).count() == 7
+    assert _Window("req", "192.0.2.10", 60, now=6120.0 + 1).count() == 0  # two windows on: gone
+
+
+def test_retry_after_is_when_the_count_drops_below_the_limit(db: None) -> None:
+    for _ in range(10):
+        _Window("bad", "192.0.2.11", 600, now=1200.0).hit()
+    blocked = _Window("bad", "192.0.2.11", 600, now=1500.0)  # half the window left
+    # Ten hits against a limit of 10: this window's remaining 300 s, then until 9 remain.
+    assert blocked.retry_after(10) == int(300 + 600 * (1 - 9 / 10)) + 1
+    later = _Window("bad", "192.0.2.11", 600, now=1800.0 + 59)
+    assert later.count() == 9
+    assert later.retry_after(10) <= 2  # already below: only the rounding up is left
