@@ -14,16 +14,26 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import APIKeyCookie, HttpBearer
 
 from aurio.models import ApiToken, hash_api_key
+from aurio.ratelimit import bad_keys_retry_after, count_bad_key
 
 
 class BearerToken(HttpBearer):
     """`Authorization: Bearer <token>` from `manage.py issue_api_token`."""
 
     def authenticate(self, request: HttpRequest, token: str) -> AbstractBaseUser | None:
-        if not token or len(token) > 200:
-            return None
-        api_token = ApiToken.objects.select_related("user").filter(key_hash=hash_api_key(token)).first()
+        retry_after = bad_keys_retry_after(request)
+        if retry_after is not None:
+            raise HttpError(
+                429,
+                f"Too many wrong API tokens from your address. Try again in {-(-retry_after // 60)} minutes.",
+            )
+        api_token = (
+            ApiToken.objects.select_related("user").filter(key_hash=hash_api_key(token)).first()
+            if token and len(token) <= 200
+            else None
+        )
         if api_token is None or not api_token.user.is_active:
+            count_bad_key(request)
             return None
         now = timezone.now()
         if api_token.last_used_at is None or now - api_token.last_used_at > timedelta(minutes=5):
@@ -57,7 +67,7 @@ class Error(Schema):
 
 
 # What every recruiter endpoint may answer besides its success (documented in the schema).
-RECRUITER_ERRORS: dict[int, type[Schema]] = {401: Error, 403: Error}
+RECRUITER_ERRORS: dict[int, type[Schema]] = {401: Error, 403: Error, 429: Error}
 
 api = NinjaAPI(
     title="aurio API",

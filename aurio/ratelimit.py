@@ -246,6 +246,33 @@ def rate_limited(*, html: bool = False, tus: bool = False) -> Callable[[View], V
 limited_api = decorate_view(rate_limited())
 
 
+# --- API tokens ------------------------------------------------------------------
+# Wrong bearer tokens count like unknown links, in a window of their own: an
+# address that sends too many gets 429 from the API until the count slides down.
+
+
+def _bad_key_window(request: HttpRequest) -> _Window:
+    return _Window("badkey", client_address(request), settings.AURIO_RATE_LIMIT_BAD_TOKENS_WINDOW)
+
+
+def bad_keys_retry_after(request: HttpRequest) -> int | None:
+    """Seconds this address must wait before its API tokens are checked again, or None."""
+    try:
+        window = _bad_key_window(request)
+        if window.count() >= settings.AURIO_RATE_LIMIT_BAD_TOKENS:
+            return window.retry_after(settings.AURIO_RATE_LIMIT_BAD_TOKENS)
+    except Exception:
+        logger.warning("rate limit: cache unavailable, not limiting", exc_info=True)
+    return None
+
+
+def count_bad_key(request: HttpRequest) -> None:
+    try:
+        _bad_key_window(request).hit()
+    except Exception:
+        logger.warning("rate limit: cache unavailable, not counting", exc_info=True)
+
+
 # --- Staff login lockout -------------------------------------------------------
 
 

@@ -427,3 +427,35 @@ def test_cors_applies_only_to_the_api(client: Client, db: None) -> None:
 def test_no_origin_is_allowed_by_default(client: Client, invite: Invite) -> None:
     response = preflight(client, f"/api/v1/invites/{invite.token}", "http://app.example")
     assert "Access-Control-Allow-Origin" not in response
+
+
+# --- guessing tokens ----------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_an_address_that_guesses_tokens_is_refused_even_with_a_right_one(
+    settings, recruiter: User, token_for: Callable[[User], str]
+) -> None:  # type: ignore[no-untyped-def]
+    settings.AURIO_RATE_LIMIT_BAD_TOKENS = 3
+    right = token_for(recruiter)
+    guesser = Client(REMOTE_ADDR="198.51.100.7")
+    for _ in range(3):
+        wrong = guesser.get(
+            "/api/v1/invites", headers={"Authorization": f"Bearer aur_{get_random_string(43)}"}
+        )
+        assert wrong.status_code == 401
+    refused = guesser.get("/api/v1/invites", headers={"Authorization": f"Bearer {right}"})
+    assert refused.status_code == 429  # a hit looks like every other answer now
+    assert "Too many wrong API tokens" in refused.json()["detail"]
+
+    elsewhere = Client(REMOTE_ADDR="198.51.100.8")
+    assert elsewhere.get("/api/v1/invites", headers={"Authorization": f"Bearer {right}"}).status_code == 200
+
+
+@pytest.mark.django_db
+def test_right_tokens_do_not_count_towards_the_limit(
+    settings, recruiter: User, token_for: Callable[[User], str]
+) -> None:  # type: ignore[no-untyped-def]
+    settings.AURIO_RATE_LIMIT_BAD_TOKENS = 3
+    client = Client(headers={"Authorization": f"Bearer {token_for(recruiter)}"})
+    assert {client.get("/api/v1/invites").status_code for _ in range(6)} == {200}
