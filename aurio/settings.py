@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "invites",
     "videos",
     "uploads",
+    "audit",
     "django_tasks_db",
 ]
 

@@ -8,9 +8,19 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
 
+from audit.admin import history_section
+from audit.repository import can_view_audit, events_of_invite
+from audit.services import Actor
 from invites.models import Invite, InviteStatus
 from invites.repository import invites_with_videos
-from invites.services import invite_create, invite_extend, invite_new_link, invite_revoke
+from invites.services import (
+    EDITABLE,
+    invite_create,
+    invite_extend,
+    invite_new_link,
+    invite_revoke,
+    invite_update,
+)
 from videos.admin import poster_thumbnail
 from videos.models import Video
 
@@ -98,18 +108,26 @@ class InviteAdmin(admin.ModelAdmin):
     def get_fieldsets(self, request: HttpRequest, obj: Invite | None = None) -> Any:
         if obj is None:
             return ((None, {"fields": ("email", "name", "expires_at")}),)
-        return super().get_fieldsets(request, obj)
+        fieldsets = super().get_fieldsets(request, obj)
+        if can_view_audit(request.user):
+            fieldsets = (*fieldsets, ("History", {"fields": ("history",)}))
+        return fieldsets
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Invite | None = None) -> Any:
+        return (*super().get_readonly_fields(request, obj), "history")
 
     def get_inlines(self, request: HttpRequest, obj: Invite | None) -> Any:
         return self.inlines if obj is not None else ()
 
     def save_model(self, request: HttpRequest, obj: Invite, form: Any, change: bool) -> None:
+        actor = Actor.of_request(request)
         if change:
-            super().save_model(request, obj, form, change)
+            # The form has already set the new values on `obj`; the service
+            # writes them to the row it reads afresh, recording before and after.
+            changes = {field: getattr(obj, field) for field in form.changed_data if field in EDITABLE}
+            invite_update(invite=Invite.objects.get(pk=obj.pk), changes=changes, actor=actor)
             return
-        created = invite_create(
-            email=obj.email, name=obj.name, expires_at=obj.expires_at, created_by=request.user
-        )
+        created = invite_create(email=obj.email, name=obj.name, expires_at=obj.expires_at, actor=actor)
         obj.pk = created.pk
         obj.refresh_from_db()
 
@@ -137,6 +155,10 @@ class InviteAdmin(admin.ModelAdmin):
     def copy_link(self, invite: Invite) -> str:
         return copy_button(invite)
 
+    @admin.display(description="events (newest first)")
+    def history(self, invite: Invite) -> str:
+        return history_section(events_of_invite(invite.pk), invite_ref=invite.pk)
+
     @admin.display(description="candidate link")
     def candidate_link(self, invite: Invite) -> str:
         return format_html('<code class="aurio-link">{}</code> {}', invite.link, copy_button(invite))
@@ -144,19 +166,19 @@ class InviteAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke selected invites", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[Invite]) -> None:
         for invite in queryset:
-            invite_revoke(invite=invite)
+            invite_revoke(invite=invite, actor=Actor.of_request(request))
         self.message_user(request, f"Revoked {len(queryset)} invite(s).", messages.SUCCESS)
 
     @admin.action(description="Extend deadline by 7 days", permissions=["change"])
     def extend_7_days(self, request: HttpRequest, queryset: QuerySet[Invite]) -> None:
         for invite in queryset:
-            invite_extend(invite=invite, days=7)
+            invite_extend(invite=invite, days=7, actor=Actor.of_request(request))
         self.message_user(request, f"Extended {len(queryset)} invite(s) by 7 days.", messages.SUCCESS)
 
     @admin.action(description="Issue new links (the old ones stop working)", permissions=["change"])
     def new_links(self, request: HttpRequest, queryset: QuerySet[Invite]) -> None:
         for invite in queryset:
-            invite_new_link(invite=invite)
+            invite_new_link(invite=invite, actor=Actor.of_request(request))
         self.message_user(
             request, f"Issued {len(queryset)} new link(s); send them to the candidates.", messages.SUCCESS
         )

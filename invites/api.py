@@ -10,6 +10,7 @@ from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import EmailStr, Field
 
+from audit.services import Actor
 from aurio.api import RECRUITER_ERRORS, Error, recruiter_auth, require_permission
 from aurio.ratelimit import limited_api
 from invites.models import Invite, InviteStatus
@@ -82,7 +83,7 @@ def create_invite(request: HttpRequest, payload: InviteIn) -> Status:
     if payload.expiresAt is not None and payload.expiresAt <= timezone.now():
         raise HttpError(422, "expiresAt: the deadline must be in the future.")
     invite = invite_create(
-        email=payload.email, name=payload.name, expires_at=payload.expiresAt, created_by=request.user
+        email=payload.email, name=payload.name, expires_at=payload.expiresAt, actor=Actor.of_request(request)
     )
     return Status(201, invite_out(invites_with_videos().get(pk=invite.pk)))
 

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import F
 from django.utils import timezone
 
+from audit import services as audit
+from audit.services import CANDIDATE, SYSTEM, Action, Actor
 from invites.models import Invite, default_expiry, hash_token, new_nonce, token_for_nonce
+
+# What staff may change on an invite after creating it.
+EDITABLE = ("email", "name", "expires_at")
 
 
 def invite_create(
@@ -18,40 +24,81 @@ def invite_create(
     name: str = "",
     expires_at: datetime | None = None,
     created_by: User | AnonymousUser | None = None,
+    actor: Actor | None = None,
 ) -> Invite:
-    user = created_by if created_by is not None and created_by.is_authenticated else None
-    return Invite.objects.create(
+    """`actor` is who the audit trail names; by default `created_by` (or "system")."""
+    actor = actor or Actor.of_user(created_by)
+    user = created_by if created_by is not None and created_by.is_authenticated else actor.user
+    invite = Invite.objects.create(
         email=email.strip().lower(),
         name=name.strip(),
         expires_at=expires_at or default_expiry(),
         created_by=user,
     )
+    audit.record(
+        actor=actor,
+        action=Action.CREATED,
+        target=invite,
+        detail={"expires_at": invite.expires_at.isoformat()},
+    )
+    return invite
 
 
-def invite_new_link(*, invite: Invite) -> None:
+def invite_update(*, invite: Invite, changes: dict[str, Any], actor: Actor = SYSTEM) -> None:
+    """Change editable fields (see EDITABLE); the trail keeps each one's old and new value."""
+    changes = dict(changes)
+    if "email" in changes:
+        changes["email"] = str(changes["email"]).strip().lower()
+    before = {field: getattr(invite, field) for field in changes}
+    for field, value in changes.items():
+        setattr(invite, field, value)
+    changed = [field for field in changes if before[field] != changes[field]]
+    if not changed:
+        return
+    invite.save(update_fields=changed)
+    audit.record(
+        actor=actor,
+        action=Action.EDITED,
+        target=invite,
+        detail={f: {"from": _plain(before[f]), "to": _plain(changes[f])} for f in changed},
+    )
+
+
+def invite_new_link(*, invite: Invite, actor: Actor = SYSTEM) -> None:
     """Replace the invite's link: the old one stops working at once."""
     invite.nonce = new_nonce()
     invite.token_hash = hash_token(token_for_nonce(invite.nonce))
     invite.save(update_fields=["nonce", "token_hash"])
+    audit.record(actor=actor, action=Action.LINK_REISSUED, target=invite)
 
 
-def invite_revoke(*, invite: Invite) -> None:
+def invite_revoke(*, invite: Invite, actor: Actor = SYSTEM) -> None:
     if invite.revoked_at is None:
         invite.revoked_at = timezone.now()
         invite.save(update_fields=["revoked_at"])
+        audit.record(actor=actor, action=Action.REVOKED, target=invite)
 
 
-def invite_extend(*, invite: Invite, days: int) -> None:
+def invite_extend(*, invite: Invite, days: int, actor: Actor = SYSTEM) -> None:
     """Push the deadline to `days` from now (or from the current deadline, if later)."""
-    base = max(invite.expires_at, timezone.now())
-    invite.expires_at = base + timedelta(days=days)
+    before = invite.expires_at
+    invite.expires_at = max(before, timezone.now()) + timedelta(days=days)
     invite.save(update_fields=["expires_at"])
+    audit.record(
+        actor=actor,
+        action=Action.EXTENDED,
+        target=invite,
+        detail={"from": _plain(before), "to": _plain(invite.expires_at)},
+    )
 
 
 def invite_mark_opened(*, invite: Invite) -> None:
+    """The candidate opened their link: recorded once, the first time."""
     if invite.opened_at is None:
-        Invite.objects.filter(pk=invite.pk, opened_at__isnull=True).update(opened_at=timezone.now())
+        opened = Invite.objects.filter(pk=invite.pk, opened_at__isnull=True).update(opened_at=timezone.now())
         invite.refresh_from_db(fields=["opened_at"])
+        if opened:
+            audit.record(actor=CANDIDATE, action=Action.OPENED, target=invite)
 
 
 def invite_start_take(*, invite: Invite) -> int | None:
@@ -82,3 +129,8 @@ def invite_release_submission(*, invite: Invite) -> None:
     """Undo a claim whose video could not be recorded, so the candidate can retry."""
     Invite.objects.filter(pk=invite.pk).update(submitted_at=None)
     invite.submitted_at = None
+
+
+def _plain(value: object) -> object:
+    """A value as the trail's JSON keeps it (dates as ISO 8601)."""
+    return value.isoformat() if isinstance(value, datetime) else value

@@ -8,6 +8,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.utils.html import format_html, format_html_join
 
+from audit import services as audit
+from audit.admin import history_section
+from audit.repository import can_view_audit, events_about
+from audit.services import Action, Actor
 from videos import tasks
 from videos.models import Status, Tag, Video
 from videos.services import video_delete, video_set_tag
@@ -24,7 +28,7 @@ def _tag_action(tag: str) -> Any:
     @admin.action(description=f"Tag selected videos: {tag}", permissions=["change"])
     def action(modeladmin: VideoAdmin, request: HttpRequest, queryset: QuerySet[Video]) -> None:
         for video in queryset:
-            video_set_tag(video=video, tag=tag)
+            video_set_tag(video=video, tag=tag, actor=Actor.of_request(request))
         modeladmin.message_user(request, f"Tagged {len(queryset)} video(s) {tag}.", messages.SUCCESS)
 
     action.__name__ = f"tag_{tag}"
@@ -108,10 +112,27 @@ class VideoAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # videos come from candidates
 
+    def get_fields(self, request: HttpRequest, obj: Video | None = None) -> Any:
+        fields = super().get_fields(request, obj)
+        return (*fields, "history") if obj is not None and can_view_audit(request.user) else fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Video | None = None) -> Any:
+        return (*super().get_readonly_fields(request, obj), "history")
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        response = super().change_view(request, object_id, form_url, extra_context)
+        # The page plays the video: a view, once per few minutes (see audit.services.record_view).
+        video = getattr(response, "context_data", {}).get("original")
+        if request.method == "GET" and response.status_code == 200 and isinstance(video, Video):
+            audit.record_view(actor=Actor.of_request(request), video=video)
+        return response
+
     def response_change(self, request: HttpRequest, obj: Video) -> HttpResponse:
         # The change page's own buttons (see state_with_button, suggestion_with_button).
         if "_reprocess" in request.POST:
-            tasks.reprocess(obj)
+            self._reprocess(request, [obj])
             self.message_user(request, "Queued for processing again.", messages.SUCCESS)
             return HttpResponseRedirect(request.path)
         if "_accept_suggestion" in request.POST:
@@ -132,7 +153,9 @@ class VideoAdmin(admin.ModelAdmin):
         accepted = 0
         for video in videos:
             if video.suggested_tag and video.suggested_tag != video.tag:
-                video_set_tag(video=video, tag=video.suggested_tag)
+                video_set_tag(
+                    video=video, tag=video.suggested_tag, actor=Actor.of_request(request), suggested=True
+                )
                 accepted += 1
         if accepted:
             self.message_user(
@@ -149,18 +172,31 @@ class VideoAdmin(admin.ModelAdmin):
 
     @admin.action(description="Reprocess selected videos", permissions=["change"])
     def reprocess(self, request: HttpRequest, queryset: QuerySet[Video]) -> None:
-        queued = sum(tasks.reprocess(video) for video in queryset)
+        queued = self._reprocess(request, list(queryset))
         self.message_user(request, f"Queued {queued} video(s) for processing again.", messages.SUCCESS)
 
+    def _reprocess(self, request: HttpRequest, videos: list[Video]) -> int:
+        queued = 0
+        for video in videos:
+            ok = tasks.reprocess(video)
+            audit.record(
+                actor=Actor.of_request(request),
+                action=Action.REPROCESSED,
+                target=video,
+                detail={"queued": ok},
+            )
+            queued += ok
+        return queued
+
     def save_model(self, request: HttpRequest, obj: Video, form: Any, change: bool) -> None:
-        video_set_tag(video=obj, tag=obj.tag)
+        video_set_tag(video=obj, tag=obj.tag, actor=Actor.of_request(request))
 
     def delete_model(self, request: HttpRequest, obj: Video) -> None:
-        video_delete(video=obj)
+        video_delete(video=obj, actor=Actor.of_request(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Video]) -> None:
         for video in queryset:
-            video_delete(video=video)
+            video_delete(video=video, actor=Actor.of_request(request))
 
     @admin.display(description="candidate", ordering="invite__email")
     def candidate(self, video: Video) -> str:
@@ -217,6 +253,10 @@ class VideoAdmin(admin.ModelAdmin):
             return "— (the original plays until it is made)"
         size = f"{video.playback_width}×{video.playback_height}"
         return f"MP4 H.264/AAC, {size}, {video.playback_size / 1e6:.1f} MB"
+
+    @admin.display(description="history (newest first)")
+    def history(self, video: Video) -> str:
+        return history_section(events_about(video.pk), object_id=video.pk)
 
     @admin.display(description="player")
     def player(self, video: Video) -> str:

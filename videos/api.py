@@ -8,6 +8,8 @@ from django.http import HttpRequest, HttpResponseBase
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
+from audit import services as audit
+from audit.services import Actor
 from aurio.api import RECRUITER_ERRORS, Error, recruiter_auth, require_permission
 from aurio.ratelimit import limited_api
 from invites.repository import invite_for_token
@@ -205,13 +207,22 @@ def _serve(request: HttpRequest, stored: Stored | None, not_yet: str) -> HttpRes
         raise HttpError(404, str(exc)) from exc
 
 
+def _play(request: HttpRequest, video: Video, stored: Stored | None, not_yet: str) -> HttpResponseBase:
+    """`_serve` for the recording itself: a GET that gets bytes (or the S3 redirect) is a view."""
+    response = _serve(request, stored, not_yet)
+    if request.method == "GET" and response.status_code < 400:
+        audit.record_view(actor=Actor.of_request(request), video=video)
+    return response
+
+
 @router.api_operation(
     ["GET", "HEAD"], "/videos/{video_id}/stream", auth=recruiter_auth, url_name="stream_video"
 )
 def stream_video(request: HttpRequest, video_id: str) -> HttpResponseBase:
     """The video's bytes, with HTTP Range (206/416), HEAD, ETag and If-Range."""
     require_permission(request, "videos.view_video")
-    return _serve(request, original_of(_video_or_404(request, video_id)), "")
+    video = _video_or_404(request, video_id)
+    return _play(request, video, original_of(video), "")
 
 
 @router.api_operation(
@@ -220,8 +231,10 @@ def stream_video(request: HttpRequest, video_id: str) -> HttpResponseBase:
 def playback_video(request: HttpRequest, video_id: str) -> HttpResponseBase:
     """The MP4 rendition (H.264/AAC) with HTTP Range; 404 until processing has made it."""
     require_permission(request, "videos.view_video")
-    stored = playback_of(_video_or_404(request, video_id))
-    return _serve(request, stored, "This video has no MP4 rendition yet; play streamUrl meanwhile.")
+    video = _video_or_404(request, video_id)
+    return _play(
+        request, video, playback_of(video), "This video has no MP4 rendition yet; play streamUrl meanwhile."
+    )
 
 
 @router.api_operation(
@@ -242,4 +255,4 @@ def tag_video(request: HttpRequest, video_id: str, payload: TagIn) -> dict[str, 
     """Set the video's tag: pending, review, advance or pass."""
     require_permission(request, "videos.change_video")
     video = _video_or_404(request, video_id)
-    return video_out(services.video_set_tag(video=video, tag=payload.tag))
+    return video_out(services.video_set_tag(video=video, tag=payload.tag, actor=Actor.of_request(request)))

@@ -12,6 +12,8 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 
+from audit import services as audit
+from audit.services import CANDIDATE, SYSTEM, Action, Actor
 from invites.models import Invite, InviteStatus
 from invites.services import invite_claim_submission, invite_release_submission
 from videos import media
@@ -165,6 +167,12 @@ def video_accept_upload(*, invite: Invite, upload: UploadedFile) -> Video:
             ) from exc
     video.file.name = name
     video = _record(video, invite)
+    audit.record(
+        actor=CANDIDATE,
+        action=Action.SUBMITTED,
+        target=video,
+        detail={"size": video.size, "content_type": video.content_type},
+    )
     # Poster, MP4 rendition and tag suggestion are made in the background.
     enqueue_processing(video)
     return video
@@ -186,19 +194,34 @@ def _record(video: Video, invite: Invite) -> Video:
     return video
 
 
-def video_set_tag(*, video: Video, tag: str) -> Video:
+def video_set_tag(*, video: Video, tag: str, actor: Actor = SYSTEM, suggested: bool = False) -> Video:
+    """Set the tag; the trail records the change (the stored tag before, even
+    when `video.tag` was already set by a form). `suggested`: the suggestion was accepted."""
     if tag not in Tag.values:
         raise ValueError(f"Unknown tag {tag!r}; use one of {', '.join(Tag.values)}.")
+    before = Video.objects.filter(pk=video.pk).values_list("tag", flat=True).first()
     video.tag = tag
     video.save(update_fields=["tag"])
+    if before != tag:
+        detail = {"from": before, "to": tag, **({"suggestion": "accepted"} if suggested else {})}
+        audit.record(actor=actor, action=Action.TAGGED, target=video, detail=detail)
     return video
 
 
-def video_delete(*, video: Video) -> None:
+def video_delete(*, video: Video, actor: Actor = SYSTEM, retention_days: int | None = None) -> None:
     """Remove the row first, then its files (original, poster, rendition): a
-    crash in between leaves orphan files, never a row pointing at nothing."""
+    crash in between leaves orphan files, never a row pointing at nothing.
+
+    The event is written before the row goes, so no deletion goes unrecorded.
+    `retention_days`: deleted by the retention policy (recorded as "purged").
+    """
     names = [f.name for f in (video.file, video.poster, video.playback) if f and f.name]
     storage = video.file.storage
+    detail: dict[str, object] = {"size": video.size + (video.poster_size or 0) + (video.playback_size or 0)}
+    action = Action.DELETED
+    if retention_days is not None:
+        action, detail["older_than_days"] = Action.PURGED, retention_days
+    audit.record(actor=actor, action=action, target=video, detail=detail)
     video.delete()
     for name in names:
         storage.delete(name)

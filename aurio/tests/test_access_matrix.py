@@ -5,7 +5,8 @@ Roles: anonymous; a candidate holding another invite's token (used in the
 links and as a bearer token); a logged-in user who is not staff; staff without
 permissions; staff with the permissions (not a superuser); and that staff
 member's API token. The target is one invite with a processed video (original,
-MP4 rendition, poster) and an unfinished resumable upload. Roles without a
+MP4 rendition, poster), an unfinished resumable upload and the audit trail's
+record of the invite (which no role may change or delete). Roles without a
 token of their own use a guessed one on the candidate endpoints."""
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from aurio.logs import redact
 from aurio.models import ApiToken
 from invites.models import Invite
@@ -47,6 +49,7 @@ PERMISSIONS = [
     "videos.view_video",
     "videos.change_video",
     "uploads.view_upload",
+    "audit.view_auditevent",
 ]
 POSTER = b"\xff\xd8\xff\xe0poster-bytes"
 RENDITION = b"\x00\x00\x00\x18ftypmp42rendition-bytes"
@@ -58,6 +61,7 @@ class Cast:
     other: Invite
     video: Video
     upload: Upload
+    event: AuditEvent  # the trail's record of the target's creation
     original: bytes
     clients: dict[str, Client]
 
@@ -99,7 +103,8 @@ def cast(db: None, recorder_webm: Path) -> Cast:
     clients["outsider"].force_login(outsider)
     clients["teammate"].force_login(teammate)
     clients["recruiter"].force_login(recruiter)
-    return Cast(target, other, video, upload, original, clients)
+    event = AuditEvent.objects.get(object_id=target.pk)
+    return Cast(target, other, video, upload, event, original, clients)
 
 
 @dataclass
@@ -125,6 +130,8 @@ RECRUITER_API = everyone(401, outsider=403, teammate=403, recruiter=200, api=200
 # Staff pages and the admin: everyone but staff is sent to the login page.
 STAFF_PAGE = everyone(LOGIN, teammate=404, recruiter=200)
 ADMIN_LIST = everyone(LOGIN, teammate=403, recruiter=200)
+# Writing to the audit log: refused to everyone, recruiters included.
+NO_WRITES = everyone(LOGIN, teammate=403, recruiter=403)
 TUS = {"Tus-Resumable": "1.0.0"}
 
 
@@ -250,6 +257,40 @@ ENDPOINTS = [
         ADMIN_LIST,
     ),
     Endpoint("admin uploads", "get", lambda c, t: reverse("admin:uploads_upload_changelist"), ADMIN_LIST),
+    # --- the audit log: read-only, for staff with audit.view_auditevent ---
+    Endpoint("audit log", "get", lambda c, t: reverse("admin:audit_auditevent_changelist"), ADMIN_LIST),
+    Endpoint(
+        "audit log of the target",
+        "get",
+        lambda c, t: reverse("admin:audit_auditevent_changelist") + f"?invite_ref={c.target.pk}",
+        ADMIN_LIST,
+    ),
+    Endpoint(
+        "audit event",
+        "get",
+        lambda c, t: reverse("admin:audit_auditevent_change", args=[c.event.pk]),
+        ADMIN_LIST,
+    ),
+    Endpoint(
+        "add an audit event",
+        "get",
+        lambda c, t: reverse("admin:audit_auditevent_add"),
+        NO_WRITES,
+    ),
+    Endpoint(
+        "change an audit event",
+        "post",
+        lambda c, t: reverse("admin:audit_auditevent_change", args=[c.event.pk]),
+        NO_WRITES,
+        data={"actor_label": "nobody"},
+    ),
+    Endpoint(
+        "delete an audit event",
+        "post",
+        lambda c, t: reverse("admin:audit_auditevent_delete", args=[c.event.pk]),
+        NO_WRITES,
+        data={"post": "yes"},
+    ),
 ]
 
 
@@ -290,6 +331,8 @@ def test_access(cast: Cast, endpoint: Endpoint, role: str) -> None:
     response = request(cast, role, endpoint)
     expected = endpoint.expected[role]
     assert status_of(response) == expected, f"{endpoint} as {role}"
+    # Nobody, whatever their role, rewrites or removes the trail.
+    assert AuditEvent.objects.filter(pk=cast.event.pk, actor_label="owner").exists()
     body = body_of(response)
     allowed = expected in (200, 201)
     if endpoint.media is not None and allowed:

@@ -11,6 +11,7 @@ from django.core.validators import validate_email
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from audit.services import Actor
 from invites.services import invite_create
 
 
@@ -43,6 +44,7 @@ class Command(BaseCommand):
         reader.fieldnames = columns
         default_expiry = timezone.now() + timedelta(days=days) if days else None
 
+        actor = Actor.command("import_invites")
         seen: dict[str, int] = {}
         done = failed = 0
         try:
@@ -59,7 +61,7 @@ class Command(BaseCommand):
                 continue
             seen[email] = number
             if not dry_run:
-                invite_create(email=email, name=(row.get("name") or ""), expires_at=expires_at)
+                invite_create(email=email, name=(row.get("name") or ""), expires_at=expires_at, actor=actor)
             done += 1
             self.stdout.write(f"line {number}: {email}: {'would create' if dry_run else 'created'}")
         verb = "Would create" if dry_run else "Created"

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from audit.services import Actor
 from invites.models import Invite
 from invites.repository import invite_by_id
 from invites.services import invite_revoke
@@ -27,12 +28,13 @@ class Command(BaseCommand):
             raise CommandError("Name invites by id, or give --email (one of them).")
         invites = _named(invite_ids) if invite_ids else _for_email(email or "")
         revoked = 0
+        actor = Actor.command("revoke_invites")
         for invite in invites:
             if invite.is_revoked:
                 self.stdout.write(f"{invite.pk} {invite.email}: already revoked")
                 continue
             if not dry_run:
-                invite_revoke(invite=invite)
+                invite_revoke(invite=invite, actor=actor)
             revoked += 1
             self.stdout.write(f"{invite.pk} {invite.email}: {'would revoke' if dry_run else 'revoked'}")
         self.stdout.write(f"{'Would revoke' if dry_run else 'Revoked'} {revoked} invite(s).")

@@ -11,6 +11,8 @@ from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from audit import services as audit
+from audit.services import Action, Actor
 from invites.models import Invite, InviteStatus
 from invites.repository import invite_by_id
 
@@ -59,6 +61,7 @@ class Command(BaseCommand):
         else:
             invites = _named(invite_ids)
         sent = 0
+        actor = Actor.command("send_invites")
         for invite in invites:
             if not invite.link:
                 self.stderr.write(f"{invite.pk} {invite.email}: skipped, its link is dead (issue a new one)")
@@ -71,6 +74,7 @@ class Command(BaseCommand):
                         f"Could not send to {invite.email}: {exc}. {sent} email(s) went out before it. "
                         "Check EMAIL_BACKEND and EMAIL_HOST (see .env.example)."
                     ) from exc
+                audit.record(actor=actor, action=Action.EMAILED, target=invite, detail={"kind": kind})
             sent += 1
             self.stdout.write(f"{invite.pk} {invite.email}: {'would send' if dry_run else 'sent'} {kind}")
         self.stdout.write(f"{'Would send' if dry_run else 'Sent'} {sent} {kind} email(s).")

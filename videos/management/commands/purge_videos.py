@@ -6,6 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from audit.services import Actor
 from videos.models import Video
 from videos.services import video_delete
 
@@ -28,11 +29,12 @@ class Command(BaseCommand):
         cutoff = timezone.now() - timedelta(days=older_than_days)
         videos = Video.objects.filter(created_at__lt=cutoff).select_related("invite").order_by("created_at")
         count = size = 0
+        actor = Actor.command("purge_videos")
         for video in videos:
             video_bytes = video.size + (video.poster_size or 0) + (video.playback_size or 0)
             label = f"{video.pk} {video.invite.email} {video.created_at:%Y-%m-%d}"
             if not dry_run:
-                video_delete(video=video)
+                video_delete(video=video, actor=actor, retention_days=older_than_days)
             count += 1
             size += video_bytes
             self.stdout.write(f"{label}: {'would delete' if dry_run else 'deleted'} ({video_bytes} bytes)")

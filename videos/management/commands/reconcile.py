@@ -7,6 +7,8 @@ from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
+from audit import services as audit
+from audit.services import Action, Actor
 from aurio.management.commands.copy_media import walk
 from videos.models import Status, Video
 
@@ -41,9 +43,13 @@ class Command(BaseCommand):
         stored = set(walk(storage, "videos")) if "videos" in folders else set()
         cutoff = timezone.now() - GRACE
         deleted = kept = 0
+        actor = Actor.command("reconcile --fix")
         for name in sorted(stored - referenced):
             if fix and storage.get_modified_time(name) < cutoff:
                 storage.delete(name)
+                audit.record(
+                    actor=actor, action=Action.DELETED, target=name, detail={"reason": "orphan file"}
+                )
                 deleted += 1
                 self.stdout.write(f"orphan file {name}: deleted")
             else:
@@ -59,7 +65,15 @@ class Command(BaseCommand):
         for video_id in missing:
             self.stdout.write(f"video {video_id}: original file missing{': marked failed' if fix else ''}")
         if fix and missing:
-            Video.objects.filter(pk__in=missing).update(status=Status.FAILED, failure_reason=MISSING_ORIGINAL)
+            broken = Video.objects.filter(pk__in=missing)
+            broken.update(status=Status.FAILED, failure_reason=MISSING_ORIGINAL)
+            for video in broken.select_related("invite"):
+                audit.record(
+                    actor=actor,
+                    action=Action.MARKED_FAILED,
+                    target=video,
+                    detail={"reason": MISSING_ORIGINAL},
+                )
 
         if fix:
             self.stdout.write(
