@@ -14,6 +14,7 @@ from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 from pytest_django import Settings
 
+from audit.models import Action, AuditEvent
 from invites.models import Invite
 from invites.services import invite_create
 from videos.models import Status, Tag, Video
@@ -57,6 +58,14 @@ def test_command_queues_one_video_again(failed: Video) -> None:
     failed.refresh_from_db()
     assert (failed.status, failed.failure_reason, failed.processing_tries) == (Status.UPLOADED, "", 0)
     assert DBTaskResult.objects.get().args_kwargs["args"] == [str(failed.pk)]
+
+
+def test_the_command_is_in_the_audit_trail(failed: Video) -> None:
+    command(str(failed.pk))
+    command(str(failed.pk), "--now")
+    events = AuditEvent.objects.filter(object_id=failed.pk, action=Action.REPROCESSED).order_by("at")
+    assert [e.actor_label.split(" (as ")[0] for e in events] == ["manage.py process_videos"] * 2
+    assert [e.detail for e in events] == [{"queued": True}, {"outcome": "failed"}]
 
 
 def test_command_queues_every_video_in_a_status(failed: Video, recorder_webm: Path) -> None:

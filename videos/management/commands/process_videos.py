@@ -7,6 +7,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from audit import services as audit
+from audit.services import Action, Actor
 from videos import processing, tasks
 from videos.models import Status, Video
 
@@ -59,6 +61,7 @@ class Command(BaseCommand):
         if every is not None:
             raise CommandError("--every goes with --stuck.")
         videos = self._select(video_ids, status)
+        actor = Actor.command("process_videos")
         for video in videos:
             if now:
                 processing.mark_waiting(video, reset_tries=True)
@@ -66,9 +69,13 @@ class Command(BaseCommand):
                 video.refresh_from_db()
                 reason = f": {video.failure_reason}" if video.status == Status.FAILED else ""
                 self.stdout.write(f"video {video.pk}: {outcome}{reason}")
+                audit.record(
+                    actor=actor, action=Action.REPROCESSED, target=video, detail={"outcome": outcome}
+                )
             else:
                 queued = tasks.reprocess(video)
                 self.stdout.write(f"video {video.pk}: {'queued' if queued else 'NOT queued (see the log)'}")
+                audit.record(actor=actor, action=Action.REPROCESSED, target=video, detail={"queued": queued})
         self.stdout.write(f"{len(videos)} video(s) {'processed' if now else 'queued'}.")
 
     def _select(self, video_ids: list[str], status: str | None) -> list[Video]:
