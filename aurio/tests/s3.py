@@ -17,6 +17,8 @@ import boto3
 
 CREDENTIALS = {"aws_access_key_id": "aurio-test", "aws_secret_access_key": "aurio-test-secret"}
 REGION = "us-east-1"
+# The backend AURIO_STORAGE=s3 configures (aurio/settings.py's _S3_MEDIA).
+BACKEND = "aurio.storage.PrivateS3Storage"
 
 
 def free_port() -> int:
@@ -61,7 +63,7 @@ def new_bucket(endpoint: str) -> str:
 
 def s3_storage_settings(endpoint: str, bucket: str, **options: Any) -> dict[str, Any]:
     return {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        "BACKEND": BACKEND,
         "OPTIONS": {
             "bucket_name": bucket,
             "endpoint_url": endpoint,
@@ -77,3 +79,14 @@ def s3_storage_settings(endpoint: str, bucket: str, **options: Any) -> dict[str,
             **options,
         },
     }
+
+
+def keys(endpoint: str, bucket: str, prefix: str = "") -> list[str]:
+    """The bucket's object keys under `prefix`, sorted, read straight from the server."""
+    pages = client(endpoint).get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+
+
+def read(endpoint: str, bucket: str, key: str) -> bytes:
+    body: bytes = client(endpoint).get_object(Bucket=bucket, Key=key)["Body"].read()
+    return body
