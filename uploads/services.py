@@ -181,10 +181,15 @@ def upload_append(
             raise TusError(409, f"Upload-Offset {offset} does not match the server's offset {upload.offset}.")
         if size == 0:
             return upload  # an empty chunk (a recorder's last one) is fine
-        _discard_uncommitted(upload)
-        name = upload.chunk_name(offset)
-        with path.open("rb") as f:
-            name = default_storage.save(name, _LocalFile(f, name=str(path)))
+        try:
+            _discard_uncommitted(upload)
+            with path.open("rb") as f:
+                name = default_storage.save(upload.chunk_name(offset), _LocalFile(f, name=str(path)))
+        except OSError as exc:  # a full disk, or the object store unreachable (aurio.storage)
+            log.exception("storing the part at %d of upload %s failed", offset, upload.pk)
+            raise TusError(
+                503, f"We couldn't store this part just now; please try again from offset {offset}."
+            ) from exc
     try:
         Chunk.objects.create(upload=upload, offset=offset, size=size, sha256=sha256, name=name)
     except IntegrityError:
@@ -248,7 +253,13 @@ def upload_finish(*, upload: Upload) -> Video:
         raise TusError(409, f"The upload has {upload.offset} of {upload.length} bytes; finish it first.")
     with tempfile.TemporaryDirectory(dir=settings.FILE_UPLOAD_TEMP_DIR) as tmp:
         path = Path(tmp) / "upload"
-        upload.sha256 = _assemble(upload, path)
+        try:
+            upload.sha256 = _assemble(upload, path)
+        except OSError as exc:
+            log.exception("reading back the parts of upload %s failed", upload.pk)
+            raise TusError(
+                503, "We couldn't read your upload back just now; please try again in a minute."
+            ) from exc
         Upload.objects.filter(pk=upload.pk).update(sha256=upload.sha256)
         assembled = _AssembledUpload(path, upload.filename or "answer", upload.filetype)
         try:

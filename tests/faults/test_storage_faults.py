@@ -38,13 +38,6 @@ from videos.tests.factories import make_video
 
 FOREVER = 3600.0  # "until the test lifts it": refuse_for(0) brings the store back
 RETRY_ADVICE = re.compile(r"retry|try again", re.IGNORECASE)
-# uploads/services.py lets a storage error out of upload_append (storing a
-# chunk) and out of _assemble (reading the parts back for finish): a 500. The
-# fix (catch OSError there, answer TusError(503, "... try again")) is not in this
-# change; strict, so these start failing, as a reminder, once it is.
-NEEDS_UPLOADS_FIX = pytest.mark.xfail(
-    strict=True, reason="uploads/services.py answers 500 when the store fails under a tus chunk or finish"
-)
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +112,6 @@ def sha256(data: bytes) -> str:
 # --- a tus chunk --------------------------------------------------------------------------------
 
 
-@NEEDS_UPLOADS_FIX
 @pytest.mark.django_db
 @pytest.mark.parametrize("fault", ["cut mid-chunk", "refused"])
 def test_a_chunk_the_store_fails_is_refused_with_503_and_the_upload_resumes_byte_identical(
@@ -180,7 +172,7 @@ def test_one_dropped_connection_to_the_store_is_retried_without_the_candidate_no
     "fault",
     [
         "cut mid-original",
-        pytest.param("refused", marks=NEEDS_UPLOADS_FIX),  # reading the parts back fails first
+        pytest.param("refused"),  # reading the parts back fails first
     ],
 )
 def test_a_finish_the_store_fails_keeps_the_parts_and_a_retry_makes_one_video(
@@ -304,11 +296,6 @@ def test_processing_whose_outputs_the_store_fails_is_retried_and_ends_with_one_p
 # --- the backend tested is the one configured ---------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="aurio/settings.py still configures storages.backends.s3.S3Storage, whose network errors "
-    "are not OSError: a storage failure on S3 is a 500 until it names aurio.storage.PrivateS3Storage",
-)
 def test_aurio_on_s3_uses_the_storage_these_tests_break() -> None:
     from aurio import settings as configured
 
