@@ -1,22 +1,29 @@
-"""A TCP proxy on loopback that breaks the browser's connection on cue.
+"""A TCP proxy on loopback that breaks a client's connections on cue.
 
 The browser opens the page through the proxy (the page's URLs are relative,
 so every request after it goes through the proxy too), and the test decides
 when the network misbehaves:
 
-- ``cut_after(n, refuse_for=s)``: once the browser has sent ``n`` more bytes,
+- ``cut_after(n, refuse_for=s)``: once the client has sent ``n`` more bytes,
   reset every open connection, once (a dropped Wi-Fi, mid-request), and then
   refuse connections for ``s`` seconds;
+- ``cut_response_after(n, refuse_for=s)``: the same, counting the bytes the
+  server sends back (a download dropped mid-body);
+- ``reset=False`` on either: close the connections politely (FIN) instead,
+  so the other side sees a clean end of stream where the bytes stop;
 - ``refuse_for(seconds)``: reset open connections and refuse new ones for a
-  while (the network is gone, then back);
-- ``throttle(bytes_per_second)``: slow the browser's uploads down, so a test
-  can act while one is under way (``None`` lifts it).
+  while (the network is gone, then back); ``allow()`` ends that early;
+- ``throttle(bytes_per_second)``, ``throttle_responses(bytes_per_second)``:
+  slow the client's uploads, or the server's answers, down, so a test can act
+  while one is under way (``None`` lifts it).
 
-Only browser-to-server bytes are counted and throttled: uploads are what the
-tests are about. ``requests`` lists the requests the browser sent through the
-proxy, in order (method, path and any Upload-Offset header), so a test can see
-where an upload resumed. Threads, not asyncio, so it runs beside pytest-django's
-threaded live server without an event loop of its own.
+A cut passes on the bytes up to its mark and none after it. ``sent`` and
+``received`` count the bytes each way. ``requests`` lists the requests the
+client sent through the proxy, in order (method, path and any Upload-Offset
+header), so a test can see where an upload resumed. The proxy knows nothing of
+HTTP beyond that note, so it also stands between a server and its database.
+Threads, not asyncio, so it runs beside pytest-django's threaded live server
+without an event loop of its own.
 """
 
 from __future__ import annotations
@@ -53,6 +60,25 @@ def _reset(sock: socket.socket) -> None:
         sock.close()
 
 
+def _close(sock: socket.socket) -> None:
+    """Close with a FIN: the other side reads a clean end of stream."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(OSError):
+        sock.close()
+
+
+class _Flow:
+    """One direction's byte count and the faults set on it."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.cut_at: int | None = None
+        self.reset = True
+        self.refuse_after_cut = 0.0
+        self.rate: float | None = None
+
+
 class FaultProxy:
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
@@ -63,11 +89,9 @@ class FaultProxy:
         self._connections: set[socket.socket] = set()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._accept_loop, name="faultproxy", daemon=True)
-        self._cut_at: int | None = None
-        self._refuse_after_cut = 0.0
+        self._up = _Flow()  # client to server
+        self._down = _Flow()  # server to client
         self._refuse_until = 0.0
-        self._rate: float | None = None
-        self.sent = 0  # bytes from the browser to the server, all connections
         self.requests: list[Request] = []
         self.cuts = 0
         self.refused = 0
@@ -75,6 +99,16 @@ class FaultProxy:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def sent(self) -> int:
+        """Bytes from the client to the server, all connections."""
+        return self._up.count
+
+    @property
+    def received(self) -> int:
+        """Bytes from the server to the client, all connections."""
+        return self._down.count
 
     def start(self) -> FaultProxy:
         self._thread.start()
@@ -84,25 +118,42 @@ class FaultProxy:
         self._stopped.set()
         self._thread.join(timeout=5)
         self._listener.close()
-        self._reset_all()
+        self._close_all(reset=True)
 
     # --- faults -------------------------------------------------------------
 
-    def cut_after(self, n: int, refuse_for: float = 0.0) -> None:
-        """Reset every open connection once the browser has sent `n` more bytes,
+    def cut_after(self, n: int, refuse_for: float = 0.0, *, reset: bool = True) -> None:
+        """Cut every open connection once the client has sent `n` more bytes,
         then refuse new ones for `refuse_for` seconds."""
+        self._arm(self._up, n, refuse_for, reset)
+
+    def cut_response_after(self, n: int, refuse_for: float = 0.0, *, reset: bool = True) -> None:
+        """Cut every open connection once the server has sent `n` more bytes
+        back, then refuse new ones for `refuse_for` seconds."""
+        self._arm(self._down, n, refuse_for, reset)
+
+    def _arm(self, flow: _Flow, n: int, refuse_for: float, reset: bool) -> None:
         with self._lock:
-            self._cut_at = self.sent + n
-            self._refuse_after_cut = refuse_for
+            flow.cut_at = flow.count + n
+            flow.refuse_after_cut = refuse_for
+            flow.reset = reset
 
     def refuse_for(self, seconds: float) -> None:
         """Reset open connections now and refuse new ones for `seconds`."""
         with self._lock:
             self._refuse_until = time.monotonic() + seconds
-        self._reset_all()
+        self._close_all(reset=True)
+
+    def allow(self) -> None:
+        """Accept connections again (ends `refuse_for` early)."""
+        with self._lock:
+            self._refuse_until = 0.0
 
     def throttle(self, bytes_per_second: float | None) -> None:
-        self._rate = bytes_per_second
+        self._up.rate = bytes_per_second
+
+    def throttle_responses(self, bytes_per_second: float | None) -> None:
+        self._down.rate = bytes_per_second
 
     @property
     def refusing(self) -> bool:
@@ -110,12 +161,15 @@ class FaultProxy:
 
     # --- plumbing -----------------------------------------------------------
 
-    def _reset_all(self) -> None:
+    def _close_all(self, *, reset: bool) -> None:
         with self._lock:
             connections = list(self._connections)
             self._connections.clear()
         for sock in connections:
-            _reset(sock)
+            if reset:
+                _reset(sock)
+            else:
+                _close(sock)
 
     def _accept_loop(self) -> None:
         while not self._stopped.is_set():
@@ -146,42 +200,49 @@ class FaultProxy:
                 _reset(client)
                 _reset(upstream)
                 continue
-            for source, sink, upload in ((client, upstream, True), (upstream, client, False)):
+            for source, sink, flow in ((client, upstream, self._up), (upstream, client, self._down)):
                 threading.Thread(
-                    target=self._pump, args=(source, sink, upload), name="faultproxy-pump", daemon=True
+                    target=self._pump, args=(source, sink, flow), name="faultproxy-pump", daemon=True
                 ).start()
 
-    def _pump(self, source: socket.socket, sink: socket.socket, upload: bool) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket, flow: _Flow) -> None:
         try:
             while True:
-                rate = self._rate if upload else None
+                rate = flow.rate
                 data = source.recv(THROTTLED_READ_SIZE if rate else READ_SIZE)
                 if not data:
                     break
-                if upload and self._count(len(data)):
-                    return  # the connections were cut: these bytes never arrive
-                if upload and data.startswith(METHODS):
+                passed, cut = self._count(flow, data)
+                if flow is self._up and not cut and data.startswith(METHODS):
                     self._note_request(data)
                 if rate:
-                    time.sleep(len(data) / rate)
-                sink.sendall(data)
+                    time.sleep(len(passed) / rate)
+                if passed:
+                    sink.sendall(passed)
+                if cut:
+                    self._cut(flow)
+                    return  # the bytes past the mark never arrive
         except OSError:
             pass
         # One side finished or failed: pass it on by closing both.
         self._forget(source, sink)
 
-    def _count(self, n: int) -> bool:
-        """Count bytes sent by the browser; True when this crossed the cut mark (and cut)."""
+    def _count(self, flow: _Flow, data: bytes) -> tuple[bytes, bool]:
+        """Count bytes going one way: what of `data` to pass on, and whether it reached the cut mark."""
         with self._lock:
-            self.sent += n
-            cut = self._cut_at is not None and self.sent >= self._cut_at
-            if cut:
-                self._cut_at = None
+            if flow.cut_at is not None and flow.count + len(data) >= flow.cut_at:
+                data = data[: flow.cut_at - flow.count]
+                flow.cut_at = None
                 self.cuts += 1
-                self._refuse_until = time.monotonic() + self._refuse_after_cut
-        if cut:
-            self._reset_all()
-        return cut
+                self._refuse_until = time.monotonic() + flow.refuse_after_cut
+                cut = True
+            else:
+                cut = False
+            flow.count += len(data)
+        return data, cut
+
+    def _cut(self, flow: _Flow) -> None:
+        self._close_all(reset=flow.reset)
 
     def _note_request(self, data: bytes) -> None:
         """Note a request whose head starts this read (a head split across reads is not missed
@@ -197,10 +258,7 @@ class FaultProxy:
             for sock in socks:
                 self._connections.discard(sock)
         for sock in socks:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            with contextlib.suppress(OSError):
-                sock.close()
+            _close(sock)
 
 
 @contextlib.contextmanager
