@@ -1,7 +1,9 @@
-"""A request id on every request, its response and every log line written meanwhile."""
+"""Request-wide concerns: a request id on every request, its response and every
+log line written meanwhile; and a clear 503 when the database can't be reached."""
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Callable
@@ -9,7 +11,11 @@ from contextvars import ContextVar
 from typing import Any
 
 from django.core.signals import request_finished
-from django.http import HttpRequest, HttpResponseBase
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.shortcuts import render
+
+log = logging.getLogger(__name__)
 
 HEADER = "X-Request-ID"
 NO_REQUEST = "-"
@@ -38,6 +44,53 @@ class RequestIdMiddleware:
         current_request_id.set(request_id)
         response = self.get_response(request)
         response[HEADER] = request_id
+        return response
+
+
+# How long clients are asked to wait before trying again while the database is away.
+DATABASE_RETRY_AFTER_SECONDS = 10
+DATABASE_UNAVAILABLE = (
+    "aurio is briefly unavailable: it cannot reach its database. Nothing you already sent is lost; "
+    "please try again in a moment."
+)
+
+
+class DatabaseUnavailableMiddleware:
+    """503 with Retry-After, never a 500 with a traceback, when a view finds the
+    database unreachable (down, restarting, refusing connections).
+
+    Under /api/ the answer is JSON `{"detail": ...}` like every API error (the
+    tus endpoints live there too, and their clients retry on 503); elsewhere a
+    page in plain words. Each such request is logged once, with its request id;
+    errors of any other kind are left to Django as before.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        log.error(
+            "database unavailable: %s %s answered 503 (%s: %s)",
+            request.method,
+            request.path,
+            type(exception).__name__,
+            str(exception).strip(),
+        )
+        response: HttpResponse
+        if request.path.startswith("/api/"):
+            response = JsonResponse({"detail": DATABASE_UNAVAILABLE}, status=503)
+        else:
+            context = {"retry_after": DATABASE_RETRY_AFTER_SECONDS}
+            response = render(request, "unavailable.html", context, status=503)
+        response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+        response["Cache-Control"] = "no-store"
+        # Logged above, with the cause: Django's "Service Unavailable: <path>" line would repeat it.
+        response._has_been_logged = True  # type: ignore[attr-defined]
         return response
 
 
