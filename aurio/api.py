@@ -7,12 +7,14 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import APIKeyCookie, HttpBearer
 
+from aurio.middleware import DatabaseUnavailableMiddleware
 from aurio.models import ApiToken, hash_api_key
 from aurio.ratelimit import bad_keys_retry_after, count_bad_key
 
@@ -103,6 +105,16 @@ def _describe(error: dict[str, Any]) -> str:
 def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     detail = "; ".join(_describe(e) for e in exc.errors) or "The request is not valid."
     return api.create_response(request, {"detail": detail, "errors": exc.errors}, status=422)
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    # django-ninja catches a view's exceptions before any middleware sees them:
+    # give the same answer as aurio.middleware.DatabaseUnavailableMiddleware.
+    response = DatabaseUnavailableMiddleware.answer(request, exc)
+    assert response is not None
+    return response
 
 
 @api.exception_handler(AuthenticationError)

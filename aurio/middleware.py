@@ -72,6 +72,11 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        return self.answer(request, exception)
+
+    @staticmethod
+    def answer(request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        """The 503 for a database error, or None for any other exception."""
         if not isinstance(exception, OperationalError | InterfaceError):
             return None
         log.error(

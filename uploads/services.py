@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError
+from django.db import DatabaseError, IntegrityError
 from django.utils import timezone
 
 from invites.models import Invite
@@ -196,6 +196,9 @@ def upload_append(
         default_storage.delete(name)
         upload.refresh_from_db()
         raise TusError(409, "Another request is writing at this offset; ask for the offset again.") from None
+    except DatabaseError:
+        default_storage.delete(name)  # no row will ever point at it (the answer is a 503: try again)
+        raise
     moved = Upload.objects.filter(pk=upload.pk, offset=offset).update(offset=offset + size)
     upload.refresh_from_db()
     if not moved:

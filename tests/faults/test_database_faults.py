@@ -11,14 +11,17 @@ PostgreSQL: refusing connections there is the database being down.
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from email.message import Message
+from pathlib import Path
 
 import pytest
 from django.test import Client, override_settings
 
 from aurio.middleware import DATABASE_RETRY_AFTER_SECONDS
+from invites.models import Invite
 from tests.e2e.faultproxy import FaultProxy, fault_proxy
 from tests.faults.checks import assert_kept_but_not_submitted, resume_and_finish
 from tests.faults.server import AurioServer, Reply, Template, postgres_address, wait_until
@@ -71,6 +74,27 @@ def test_the_api_meeting_an_unreachable_database_gets_json_503(
     assert response.status_code == 503
     assert response["Retry-After"] == RETRY_AFTER
     assert response.json()["detail"].startswith("aurio is briefly unavailable")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("debug", [False, True])
+def test_a_real_api_operation_meeting_an_unreachable_database_gets_json_503(
+    api: Client, settings: object, monkeypatch: pytest.MonkeyPatch, debug: bool
+) -> None:
+    """django-ninja catches its operations' exceptions before the middleware
+    (with DEBUG on it would answer a traceback): its own handler answers the same."""
+    from django.db import OperationalError
+
+    def down(*args: object, **kwargs: object) -> None:
+        raise OperationalError("connection refused")
+
+    settings.DEBUG = debug  # type: ignore[attr-defined]
+    monkeypatch.setattr("aurio.api.ApiToken.objects.select_related", down)
+    response = api.get("/api/v1/invites")
+    assert response.status_code == 503
+    assert response["Retry-After"] == RETRY_AFTER
+    assert response.json()["detail"].startswith("aurio is briefly unavailable")
+    assert "Traceback" not in response.content.decode()
 
 
 def test_the_outage_is_logged_once_per_request(
@@ -169,3 +193,28 @@ def test_database_lost_mid_patch_keeps_what_was_committed(
     [(kept,)] = server.database.rows("SELECT name FROM uploads_chunk WHERE upload_id = %s", tus.upload_id)
     assert stored == [kept.rsplit("/", 1)[-1]]  # no stray part of the chunk that failed
     resume_and_finish(server, tus, invite["id"])
+
+
+@pytest.mark.django_db
+def test_a_chunk_stored_just_before_the_database_fails_is_not_left_behind(
+    invite: Invite, media_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The part is in storage but its row can't be written: no row would ever
+    point at it, so it is removed, and the answer is the outage's 503."""
+    from django.db import OperationalError
+
+    from uploads import services
+    from uploads.models import Chunk, Upload
+
+    upload = Upload.objects.create(invite=invite, length=10)
+
+    def down(**kwargs: object) -> None:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(Chunk.objects, "create", down)
+    with pytest.raises(OperationalError):
+        services.upload_append(upload=upload, offset=0, stream=io.BytesIO(b"0123456789"))
+    parts = media_root / "uploads" / str(upload.pk)
+    assert not parts.exists() or not any(parts.iterdir())
+    upload.refresh_from_db()
+    assert upload.offset == 0
