@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import IO
+from urllib.parse import quote
 
 from django.core.files.storage import Storage
 from django.db.models.fields.files import FieldFile
@@ -29,6 +30,14 @@ CHUNK = 256 * 1024
 _RANGE = re.compile(r"^\s*bytes\s*=\s*([0-9]*)\s*-\s*([0-9]*)\s*$", re.IGNORECASE)
 # Past any file's size; also keeps int() away from absurdly long digit strings.
 _HUGE = 10**18
+# What a stored file may be served as: a picture or a video, never anything a
+# browser would run. Anything else goes out as opaque bytes, to be saved.
+_SAFE_TYPE = re.compile(r"^(video|image)/[a-z0-9][a-z0-9.+-]*$")
+_UNSAFE_NAME_CHARACTERS = re.compile(r"[^A-Za-z0-9._-]")
+_CONTROL_OR_SEPARATOR = re.compile(r"[\x00-\x1f\x7f/\\]")
+# The media response itself, should a browser ever open it as a document:
+# nothing may load or run in it, and it gets an origin of its own.
+MEDIA_CSP = "default-src 'none'; sandbox"
 
 
 class Unsatisfiable(Exception):
@@ -37,6 +46,24 @@ class Unsatisfiable(Exception):
 
 class MissingFile(Exception):
     """The row exists but its file does not: `manage.py` reconcile territory."""
+
+
+def safe_content_type(content_type: str) -> str:
+    """The type to send: aurio's own (probed) type if it is video/* or image/*, else opaque bytes."""
+    normalized = content_type.strip().lower()
+    return normalized if _SAFE_TYPE.match(normalized) else "application/octet-stream"
+
+
+def content_disposition(filename: str, *, attachment: bool = False) -> str:
+    """Content-Disposition for `filename` (RFC 6266): a plain ASCII name that
+    needs no quoting rules, plus the name itself as RFC 8187 `filename*` when
+    it differs (control characters and path separators replaced)."""
+    kind = "attachment" if attachment else "inline"
+    plain = _UNSAFE_NAME_CHARACTERS.sub("_", filename).lstrip(".") or "video"
+    exact = _CONTROL_OR_SEPARATOR.sub("_", filename).lstrip(".") or plain
+    if exact == plain:
+        return f'{kind}; filename="{plain}"'
+    return f"{kind}; filename=\"{plain}\"; filename*=UTF-8''{quote(exact, safe='')}"
 
 
 def parse_range(header: str, size: int) -> tuple[int, int] | None:
@@ -181,12 +208,19 @@ def presigned_url(stored: Stored) -> str | None:
     storage = stored.file.storage
     if not getattr(storage, "querystring_auth", False):
         return None
+    content_type = safe_content_type(stored.content_type)
     parameters = {
-        "ResponseContentType": stored.content_type,
-        "ResponseContentDisposition": f'inline; filename="{stored.filename}"',
+        # The object store sends these in place of whatever the object was saved with.
+        "ResponseContentType": content_type,
+        "ResponseContentDisposition": _disposition_for(stored.filename, content_type),
         "ResponseCacheControl": "private, max-age=300",
     }
     return str(storage.url(stored.file.name or "", parameters=parameters))  # type: ignore[call-arg]
+
+
+def _disposition_for(filename: str, content_type: str) -> str:
+    # Opaque bytes are saved, never shown.
+    return content_disposition(filename, attachment=content_type == "application/octet-stream")
 
 
 def stream_stored(request: HttpRequest, stored: Stored) -> HttpResponseBase:
@@ -199,13 +233,15 @@ def stream_stored(request: HttpRequest, stored: Stored) -> HttpResponseBase:
     size = stored.size
     etag = stored.etag
     last_modified = stored.last_modified
+    content_type = safe_content_type(stored.content_type)
     headers = {
         "Accept-Ranges": "bytes",
         "ETag": etag,
         "Last-Modified": http_date(last_modified),
         "Cache-Control": "private, max-age=3600",
-        "Content-Disposition": f'inline; filename="{stored.filename}"',
+        "Content-Disposition": _disposition_for(stored.filename, content_type),
         "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": MEDIA_CSP,
     }
     not_modified = get_conditional_response(request, etag=etag, last_modified=last_modified)
     if not_modified is not None:
@@ -219,7 +255,7 @@ def stream_stored(request: HttpRequest, stored: Stored) -> HttpResponseBase:
             if _if_range_allows(request, etag, last_modified):
                 byte_range = parse_range(request.headers.get("Range", ""), size)
         except Unsatisfiable:
-            refused = HttpResponse(status=416, headers=headers)
+            refused = HttpResponse(status=416, headers=headers, content_type=content_type)
             refused["Content-Range"] = f"bytes */{size}"
             return refused
 
@@ -230,7 +266,7 @@ def stream_stored(request: HttpRequest, stored: Stored) -> HttpResponseBase:
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
 
     if request.method == "HEAD":
-        head = HttpResponse(status=status, headers=headers, content_type=stored.content_type)
+        head = HttpResponse(status=status, headers=headers, content_type=content_type)
         head["Content-Length"] = str(length)
         return head
 
@@ -242,7 +278,7 @@ def stream_stored(request: HttpRequest, stored: Stored) -> HttpResponseBase:
         log.error("video %s: file %s is missing from storage", stored.video_id, name)
         raise MissingFile(f"This video's file is missing from storage ({stored.video_id}).") from exc
     f.seek(start)
-    response = FileResponse(RangeFile(f, length), status=status, content_type=stored.content_type)
+    response = FileResponse(RangeFile(f, length), status=status, content_type=content_type)
     response.block_size = CHUNK  # for servers that copy rather than sendfile
     # Set last: FileResponse fills in a disposition of its own.
     for key, value in headers.items():
