@@ -1,15 +1,36 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET
 
 from aurio.ratelimit import rate_limited
 from invites.models import Invite, InviteStatus
 from invites.repository import invite_for_token
 from invites.services import invite_mark_opened
+
+
+def candidate_page(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """For pages whose URL is the candidate's secret: every answer (the page,
+    an error, a 429) is kept out of caches and history stores, and no request
+    from the page names it in a Referer, not even to aurio itself (whose access
+    logs would then hold it). Nothing the page sends needs a Referer: its
+    writes (tus, the API) are not CSRF-protected, being authorised by the token."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponseBase:
+        response = view(request, *args, **kwargs)
+        response["Referrer-Policy"] = "no-referrer"
+        add_never_cache_headers(response)
+        return response
+
+    return wrapped
 
 
 def _unavailable(request: HttpRequest, invite: Invite | None) -> HttpResponse:
@@ -19,6 +40,7 @@ def _unavailable(request: HttpRequest, invite: Invite | None) -> HttpResponse:
     return render(request, "invites/unavailable.html", {"reason": reason, "invite": invite}, status=status)
 
 
+@candidate_page
 @rate_limited(html=True)
 @require_GET
 def record(request: HttpRequest, token: str) -> HttpResponse:
@@ -43,6 +65,7 @@ def record(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "invites/record.html", context)
 
 
+@candidate_page
 @rate_limited(html=True)
 @require_GET
 def done(request: HttpRequest, token: str) -> HttpResponse:
