@@ -307,11 +307,6 @@ def test_error_pages_are_aurios_own_with_the_policy(
         assert "a bug" not in body and "Traceback" not in body
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CommonMiddleware refuses the host before the CSP and X-Frame-Options middlewares run: "
-    "they must come right after SecurityMiddleware in MIDDLEWARE",
-)
 def test_a_request_for_another_host_gets_the_policy_too(settings: Settings, db: None) -> None:
     settings.ALLOWED_HOSTS = ["aurio.example"]
     response = Client(raise_request_exception=False).get("/admin/", headers={"Host": "evil.example"})
