@@ -101,7 +101,9 @@ def test_unknown_links_are_refused_after_the_default_limit(
     refused = check(visitor, BAD)
     assert refused.status_code == 429
     assert "Too many requests" in refused.json()["detail"]
-    assert 1 <= int(refused["Retry-After"]) <= 601
+    assert (
+        1 <= int(refused["Retry-After"]) <= 1201
+    )  # this window, then until the count slides below the limit
     # Now even a real link is refused: a different answer would tell a guesser they hit one.
     assert check(visitor, invite.token).status_code == 429
 
@@ -160,7 +162,8 @@ def test_every_address_has_a_cap_per_minute(settings, visitor: Client, invite: I
         assert check(visitor, invite.token).status_code == 200
     refused = visitor.get(reverse("invites:record", args=[invite.token]))
     assert refused.status_code == 429
-    assert 1 <= int(refused["Retry-After"]) <= 61
+    # At most the rest of this minute and then the time for its count to slide below the limit.
+    assert 1 <= int(refused["Retry-After"]) <= 121
 
 
 def test_tus_chunks_have_their_own_looser_cap(settings, visitor: Client, invite: Invite) -> None:  # type: ignore[no-untyped-def]
