@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -82,8 +82,13 @@ def create_invite(request: HttpRequest, payload: InviteIn) -> Status:
         raise HttpError(422, "expiresAt: give a time zone, e.g. 2026-12-01T17:00:00Z.")
     if payload.expiresAt is not None and payload.expiresAt <= timezone.now():
         raise HttpError(422, "expiresAt: the deadline must be in the future.")
+    try:
+        # In UTC: databases refuse offsets past ±15:59 that ISO 8601 lets through (-19:05).
+        expires_at = payload.expiresAt.astimezone(UTC) if payload.expiresAt else None
+    except OverflowError:
+        raise HttpError(422, "expiresAt: the deadline is past the end of the calendar.") from None
     invite = invite_create(
-        email=payload.email, name=payload.name, expires_at=payload.expiresAt, actor=Actor.of_request(request)
+        email=payload.email, name=payload.name, expires_at=expires_at, actor=Actor.of_request(request)
     )
     return Status(201, invite_out(invites_with_videos().get(pk=invite.pk)))
 

@@ -126,6 +126,20 @@ def test_naive_expiry_is_refused(api: Client, db: None) -> None:
     assert Invite.objects.count() == 0
 
 
+def test_a_deadline_with_an_offset_no_database_takes_is_stored_in_utc(api: Client, db: None) -> None:
+    """ISO 8601 allows -19:05; PostgreSQL refuses offsets past ±15:59 (found by the API fuzz)."""
+    response = post_invite(api, {"email": "ada@example.com", "expiresAt": "2099-04-09T17:56:34-19:05"})
+    assert response.status_code == 201
+    assert Invite.objects.get().expires_at == datetime(2099, 4, 10, 13, 1, 34, tzinfo=UTC)
+
+
+def test_a_deadline_past_the_end_of_the_calendar_is_refused(api: Client, db: None) -> None:
+    response = post_invite(api, {"email": "ada@example.com", "expiresAt": "9999-12-31T23:59:59-23:00"})
+    assert response.status_code == 422
+    assert "calendar" in response.json()["detail"]
+    assert Invite.objects.count() == 0
+
+
 def test_deadline_in_the_past_is_refused(api: Client, db: None) -> None:
     response = post_invite(api, {"email": "ada@example.com", "expiresAt": "2020-01-01T00:00:00Z"})
     assert response.status_code == 422
