@@ -23,6 +23,7 @@ from invites.services import (
 )
 from videos.admin import poster_thumbnail
 from videos.models import Video
+from videos.services import video_set_tag
 
 
 class StatusFilter(admin.SimpleListFilter):
@@ -130,6 +131,19 @@ class InviteAdmin(admin.ModelAdmin):
         created = invite_create(email=obj.email, name=obj.name, expires_at=obj.expires_at, actor=actor)
         obj.pk = created.pk
         obj.refresh_from_db()
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        """The videos' tags go through the service, so the trail records each change."""
+        if formset.model is not Video:
+            super().save_formset(request, form, formset, change)
+            return
+        actor = Actor.of_request(request)
+        # What formset.save() would have left for the admin's change message.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for video_form in formset.forms:
+            if "tag" in video_form.changed_data:
+                video_set_tag(video=video_form.instance, tag=video_form.cleaned_data["tag"], actor=actor)
+                formset.changed_objects.append((video_form.instance, ["tag"]))
 
     @admin.display(description="status")
     def status_badge(self, invite: Invite) -> str:

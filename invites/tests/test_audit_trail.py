@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from io import StringIO
 from pathlib import Path
+from typing import cast
 
 import pytest
 from django.contrib.auth.models import User
@@ -17,6 +18,8 @@ from django.utils import timezone
 from audit.models import Action, AuditEvent
 from audit.tests.trail import assert_no_secrets, last_event, trail
 from invites.models import Invite
+from videos.models import Video
+from videos.tests.factories import store_video
 
 pytestmark = pytest.mark.django_db
 
@@ -171,3 +174,30 @@ def test_send_invites_records_what_was_emailed(invite: Invite) -> None:
     event = last_event(invite)
     assert (event.action, event.detail) == ("emailed", {"kind": "invite"})
     assert_no_secrets(invite.token)
+
+
+def test_a_tag_changed_in_the_invite_page_s_video_list_is_recorded(
+    staff_client: Client, invite: Invite, recruiter: User, media_root: Path
+) -> None:
+    video = cast(Video, store_video(invite, b"\x1a\x45\xdf\xa3 not really played"))
+    deadline = timezone.localtime(invite.expires_at).replace(microsecond=0)
+    response = staff_client.post(
+        reverse("admin:invites_invite_change", args=[invite.pk]),
+        {
+            "email": invite.email,
+            "name": invite.name,
+            "expires_at_0": f"{deadline:%Y-%m-%d}",
+            "expires_at_1": f"{deadline:%H:%M:%S}",
+            "videos-TOTAL_FORMS": "1",
+            "videos-INITIAL_FORMS": "1",
+            "videos-0-id": str(video.pk),
+            "videos-0-invite": str(invite.pk),
+            "videos-0-tag": "advance",
+        },
+    )
+    assert response.status_code == 302, response.content
+    video.refresh_from_db()
+    assert video.tag == "advance"
+    event = last_event(video)
+    assert (event.action, event.actor_label) == (Action.TAGGED, recruiter.username)
+    assert event.detail == {"from": "pending", "to": "advance"}
