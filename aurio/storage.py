@@ -35,7 +35,9 @@ def __getattr__(name: str) -> Any:
 
 @functools.cache
 def _private_s3_storage() -> type:
+    from boto3.exceptions import Boto3Error
     from botocore.exceptions import BotoCoreError, ClientError
+    from s3transfer.exceptions import RetriesExceededError, S3DownloadFailedError
     from storages.backends.s3 import S3File, S3Storage
     from storages.utils import clean_name
 
@@ -45,10 +47,12 @@ def _private_s3_storage() -> type:
         does, and aurio's services catch OSError to answer "try again" (503).
         boto3 raises its own exceptions once its retries are spent (a dropped or
         refused connection is a BotoCoreError, a 5xx a ClientError): translate
-        them, so S3 fails the way a disk does. (404s are handled before this.)"""
+        them, so S3 fails the way a disk does. (404s are handled before this.)
+        Downloads go through s3transfer, whose own errors (a GET cut mid-body
+        too often: RetriesExceededError, S3DownloadFailedError) are none of those."""
         try:
             yield
-        except (BotoCoreError, ClientError) as exc:
+        except (BotoCoreError, ClientError, Boto3Error, RetriesExceededError, S3DownloadFailedError) as exc:
             raise StorageUnavailable(f"S3 {action} of {name!r} failed: {exc}") from exc
 
     class PrivateS3File(S3File):  # type: ignore[misc]

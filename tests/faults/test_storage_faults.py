@@ -172,6 +172,7 @@ def test_one_dropped_connection_to_the_store_is_retried_without_the_candidate_no
     "fault",
     [
         "cut mid-original",
+        "cut reading back",  # the GET of a part is cut mid-body, then the store is gone
         pytest.param("refused"),  # reading the parts back fails first
     ],
 )
@@ -187,6 +188,10 @@ def test_a_finish_the_store_fails_keeps_the_parts_and_a_retry_makes_one_video(
     if fault == "refused":
         proxy.refuse_for(FOREVER)
         assert_clear_retry_error(finish(web, invite, location))
+    elif fault == "cut reading back":
+        proxy.cut_response_after(4 * 1024, refuse_for=FOREVER)
+        assert_clear_retry_error(finish(web, invite, location))
+        assert proxy.cuts == 1
     else:
         # Reading the two parts back sends a few small requests; the cut lands
         # in the body of the original's PUT.
