@@ -9,7 +9,9 @@ that sends a byte every few seconds would too. Two bounds free the thread:
 - a request with a body must arrive at ``min_rate`` bytes a second on average
   after a grace period of ``idle`` seconds. A watchdog thread shuts the read
   side of a socket that falls behind: the view sees the body end early and
-  keeps only what it can verify, and the client resumes from there.
+  keeps only what it can verify, and the client resumes from there. Only the
+  upload endpoints take large bodies; any other body (a form) must be in
+  within twice ``idle``, whatever length it announces.
 """
 
 from __future__ import annotations
@@ -61,7 +63,9 @@ class Watchdog:
                 del self._deadlines[sock]
         for sock in overdue:
             with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RD)  # a blocked recv() returns at once
+                # A blocked recv() returns at once. The plain socket's shutdown, even
+                # under TLS: SSLSocket.shutdown would drop the TLS layer for the answer.
+                socket.socket.shutdown(sock, socket.SHUT_RD)
             self.cut += 1
 
     def _run(self) -> None:
@@ -73,16 +77,20 @@ class Watchdog:
 class SlowClientLimits:
     """gunicorn's pre_request and post_request hooks."""
 
+    UPLOAD_PATHS = ("/api/v1/tus/", "/api/v1/upload/")
+
     def __init__(self, *, idle: float, min_rate: float, max_body: int) -> None:
         self.idle = idle
         self.min_rate = min_rate
         self.max_body = max_body
         self.watchdog = Watchdog()
 
-    def deadline(self, length: int | None, now: float) -> float | None:
-        """When a body of `length` bytes must have arrived (None: no body, no deadline)."""
+    def deadline(self, length: int | None, now: float, path: str = UPLOAD_PATHS[0]) -> float | None:
+        """When a body of `length` bytes sent to `path` must have arrived (None: no body, no deadline)."""
         if length == 0:
             return None
+        if not path.startswith(self.UPLOAD_PATHS):
+            return now + 2 * self.idle
         return now + self.idle + (self.max_body if length is None else length) / self.min_rate
 
     def pre_request(self, worker: Any, req: Any) -> None:
@@ -90,7 +98,9 @@ class SlowClientLimits:
         if not isinstance(sock, socket.socket):
             return  # HTTP/2 streams share a connection: left to gunicorn
         sock.settimeout(self.idle)
-        deadline = self.deadline(body_length(getattr(req, "headers", [])), time.monotonic())
+        deadline = self.deadline(
+            body_length(getattr(req, "headers", [])), time.monotonic(), str(getattr(req, "path", "") or "")
+        )
         if deadline is not None:
             self.watchdog.watch(sock, deadline)
 

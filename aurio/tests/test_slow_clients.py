@@ -36,6 +36,13 @@ def test_a_body_must_arrive_at_the_minimum_rate_after_the_grace_period() -> None
     assert limits.deadline(0, now=100.0) is None
     assert limits.deadline(2048 * 60, now=100.0) == 100.0 + 30 + 60
     assert limits.deadline(None, now=100.0) == 100.0 + 30 + 10  # chunked: as if the largest upload
+    assert limits.deadline(2048 * 60, now=100.0, path="/api/v1/upload/abc") == 100.0 + 30 + 60
+
+
+def test_a_body_for_anything_but_an_upload_must_be_in_soon_whatever_its_length() -> None:
+    limits = SlowClientLimits(idle=30, min_rate=2048, max_body=10 * 2048)
+    assert limits.deadline(2_500_000, now=100.0, path="/admin/login/") == 100.0 + 60
+    assert limits.deadline(None, now=100.0, path="/api/v1/invites") == 100.0 + 60
 
 
 def test_the_watchdog_ends_overdue_reads_and_leaves_the_others() -> None:
