@@ -6,6 +6,7 @@ import pytest
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile, TemporaryUploadedFile
 from django.db import DatabaseError
+from django_tasks_db.models import DBTaskResult
 
 from invites.models import Invite, InviteStatus
 from videos import services
@@ -88,6 +89,20 @@ def test_database_failing_after_the_write_removes_the_file(
     assert stored_files() == before
     invite.refresh_from_db()
     assert invite.submitted_at is None
+
+
+def test_an_audit_write_failing_after_the_answer_is_in_loses_nothing(
+    invite: Invite, recorder_webm: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_record(**kwargs: object) -> None:
+        raise DatabaseError("connection lost")
+
+    monkeypatch.setattr("videos.services.audit.record", broken_record)
+    video = services.video_accept_upload(invite=invite, upload=as_upload(recorder_webm))
+    assert Video.objects.get() == video  # kept, and queued for processing
+    assert DBTaskResult.objects.get().args_kwargs["args"] == [str(video.pk)]
+    invite.refresh_from_db()
+    assert invite.status == InviteStatus.SUBMITTED
 
 
 def test_losing_the_race_to_submit_keeps_one_video(invite: Invite, recorder_webm: Path) -> None:
