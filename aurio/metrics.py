@@ -184,6 +184,9 @@ def count_error(bucket: str) -> None:
     try:
         try:
             cache.incr(key)
+            # The database cache's incr is a get and a set, which gives the key the
+            # default expiry again: a counter must not vanish an hour after its last error.
+            cache.touch(key, timeout=None)
         except ValueError:  # the first one: `add` loses no race with another process's `add`
             if not cache.add(key, 1, timeout=None):
                 cache.incr(key)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
 from django.test import Client
+from django.utils import timezone
 from pytest_django import Settings
 
 from aurio import metrics
@@ -60,6 +62,14 @@ def test_an_unusual_5xx_lands_in_its_own_bucket() -> None:
     metrics.count_error("5xx")
     metrics.count_error("5xx")
     assert cache.get("metrics:http:5xx") == 2
+
+
+def test_a_counter_never_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    metrics.count_error("503")
+    metrics.count_error("503")
+    later = timezone.now() + timedelta(days=10)  # past any default expiry
+    monkeypatch.setattr("django.core.cache.backends.db.tz_now", lambda: later)  # the cache table's clock
+    assert cache.get("metrics:http:503") == 2
 
 
 def test_a_broken_cache_loses_the_count_but_not_the_answer(
