@@ -6,11 +6,11 @@ import getpass
 import ipaddress
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.http import HttpRequest
 
 from aurio.models import ApiToken, hash_api_key
+from aurio.ratelimit import peer_address
 
 
 @dataclass(frozen=True)
@@ -71,11 +71,8 @@ def _token_prefix(request: HttpRequest, user: User) -> str:
 
 
 def _address(request: HttpRequest) -> str | None:
-    """The client's address (the first X-Forwarded-For entry behind a trusted proxy)."""
-    address = request.META.get("REMOTE_ADDR", "")
-    if settings.USE_X_FORWARDED_FOR:
-        address = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[0].strip() or address
+    """The client's address (as aurio.ratelimit.peer_address finds it behind trusted proxies)."""
     try:
-        return str(ipaddress.ip_address(address))
+        return str(ipaddress.ip_address(peer_address(request)))
     except ValueError:
         return None

@@ -319,6 +319,9 @@ if envbool("USE_X_FORWARDED_PROTO", "false"):
 # Behind a proxy that sets X-Forwarded-For, USE_X_FORWARDED_FOR=true takes the
 # address from its first entry (never without such a proxy: clients could pick any address).
 USE_X_FORWARDED_FOR = envbool("USE_X_FORWARDED_FOR", "false")
+# How many proxies in front of aurio append to X-Forwarded-For (nginx alone: 1;
+# a CDN and then a load balancer: 2). The client is the entry that many from the right.
+AURIO_TRUSTED_PROXIES = envint("AURIO_TRUSTED_PROXIES", "1")
 # Unknown-link answers (404) allowed per address per 10 minutes before every candidate endpoint says 429.
 AURIO_RATE_LIMIT_BAD_TOKENS = envint("AURIO_RATE_LIMIT_BAD_TOKENS", "20")
 AURIO_RATE_LIMIT_BAD_TOKENS_WINDOW = 600

@@ -76,7 +76,7 @@ def test_a_bearer_key_that_is_not_the_users_token_adds_no_prefix(recruiter: User
 def test_the_forwarded_address_is_used_only_behind_a_trusted_proxy(recruiter: User, settings: object) -> None:
     def address() -> str | None:
         request = RequestFactory().get(
-            "/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="2001:db8::5, 10.0.0.1"
+            "/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="6.6.6.6, 2001:db8::5"
         )
         request.user = recruiter
         return Actor.of_request(request).address

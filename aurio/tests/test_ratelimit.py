@@ -194,8 +194,10 @@ def test_forwarded_for_counts_per_client_when_enabled(settings, defaults: None, 
     proxy = Client(REMOTE_ADDR="192.0.2.1")
     first, second = new_address(), new_address()
     for _ in range(20):
+        # What the client wrote itself (here a new made-up address every time) comes
+        # first; the proxy appended the address it saw.
         response = proxy.get(
-            reverse("api:check_invite", args=[BAD]), HTTP_X_FORWARDED_FOR=f"{first}, 192.0.2.9"
+            reverse("api:check_invite", args=[BAD]), HTTP_X_FORWARDED_FOR=f"{new_address()}, {first}"
         )
         assert response.status_code == 404
     assert proxy.get(reverse("api:check_invite", args=[BAD]), HTTP_X_FORWARDED_FOR=first).status_code == 429
@@ -203,6 +205,17 @@ def test_forwarded_for_counts_per_client_when_enabled(settings, defaults: None, 
         proxy.get(reverse("api:check_invite", args=[invite.token]), HTTP_X_FORWARDED_FOR=second).status_code
         == 200
     )
+
+
+def test_behind_two_proxies_the_client_is_the_second_entry_from_the_right(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.USE_X_FORWARDED_FOR = True
+    settings.AURIO_TRUSTED_PROXIES = 2
+    request = RequestFactory().get(
+        "/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="6.6.6.6, 198.51.100.4, 10.0.0.1"
+    )
+    assert client_address(request) == "198.51.100.4"
+    short = RequestFactory().get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.4")
+    assert client_address(short) == "198.51.100.4"
 
 
 def test_ipv6_addresses_count_per_64(settings) -> None:  # type: ignore[no-untyped-def]
