@@ -7,12 +7,13 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import InterfaceError, OperationalError
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import APIKeyCookie, HttpBearer
+from pymongo.errors import ConnectionFailure
 
 from aurio.middleware import DatabaseUnavailableMiddleware
 from aurio.models import ApiToken, hash_api_key
@@ -107,13 +108,14 @@ def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse
     return api.create_response(request, {"detail": detail, "errors": exc.errors}, status=422)
 
 
-@api.exception_handler(OperationalError)
-@api.exception_handler(InterfaceError)
+@api.exception_handler(DatabaseError)
+@api.exception_handler(ConnectionFailure)
 def database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
     # django-ninja catches a view's exceptions before any middleware sees them:
     # give the same answer as aurio.middleware.DatabaseUnavailableMiddleware.
     response = DatabaseUnavailableMiddleware.answer(request, exc)
-    assert response is not None
+    if response is None:
+        raise exc  # a query the database refused: a bug, Django's 500
     return response
 
 

@@ -11,7 +11,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from django.core.signals import request_finished
-from django.db import InterfaceError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import render
 
@@ -55,6 +55,23 @@ DATABASE_UNAVAILABLE = (
 )
 
 
+def database_unreachable(exception: BaseException) -> bool:
+    """Is this the database being down, rather than a query it refused?
+
+    SQL backends say so with OperationalError or InterfaceError. The MongoDB
+    backend wraps pymongo's ConnectionFailure (refused, timed out selecting a
+    server, reconnecting) in a plain DatabaseError, or lets it through as is."""
+    if isinstance(exception, OperationalError | InterfaceError):
+        return True
+    try:
+        from pymongo.errors import ConnectionFailure
+    except ImportError:  # pragma: no cover - pymongo comes with django-mongodb-backend
+        return False
+    return isinstance(exception, ConnectionFailure) or (
+        isinstance(exception, DatabaseError) and isinstance(exception.__cause__, ConnectionFailure)
+    )
+
+
 class DatabaseUnavailableMiddleware:
     """503 with Retry-After, never a 500 with a traceback, when a view finds the
     database unreachable (down, restarting, refusing connections).
@@ -77,7 +94,7 @@ class DatabaseUnavailableMiddleware:
     @staticmethod
     def answer(request: HttpRequest, exception: Exception) -> HttpResponse | None:
         """The 503 for a database error, or None for any other exception."""
-        if not isinstance(exception, OperationalError | InterfaceError):
+        if not database_unreachable(exception):
             return None
         log.error(
             "database unavailable: %s %s answered 503 (%s: %s)",

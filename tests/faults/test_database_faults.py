@@ -18,9 +18,11 @@ from email.message import Message
 from pathlib import Path
 
 import pytest
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError
 from django.test import Client, override_settings
+from pymongo.errors import AutoReconnect, OperationFailure, ServerSelectionTimeoutError
 
-from aurio.middleware import DATABASE_RETRY_AFTER_SECONDS
+from aurio.middleware import DATABASE_RETRY_AFTER_SECONDS, database_unreachable
 from invites.models import Invite
 from tests.e2e.faultproxy import FaultProxy, fault_proxy
 from tests.faults.checks import assert_kept_but_not_submitted, resume_and_finish
@@ -218,3 +220,26 @@ def test_a_chunk_stored_just_before_the_database_fails_is_not_left_behind(
     assert not parts.exists() or not any(parts.iterdir())
     upload.refresh_from_db()
     assert upload.offset == 0
+
+
+def mongo_wrapped(cause: Exception) -> DatabaseError:
+    error = DatabaseError(str(cause))
+    error.__cause__ = cause
+    return error
+
+
+@pytest.mark.parametrize(
+    ("exception", "unreachable"),
+    [
+        (OperationalError("connection refused"), True),
+        (InterfaceError("connection already closed"), True),
+        (ServerSelectionTimeoutError("no servers found"), True),  # pymongo, raw
+        (mongo_wrapped(AutoReconnect("connection reset")), True),  # as django-mongodb-backend raises it
+        (DatabaseError("syntax error"), False),
+        (IntegrityError("duplicate key"), False),
+        (mongo_wrapped(OperationFailure("bad query")), False),
+        (ValueError("a bug"), False),
+    ],
+)
+def test_only_a_database_that_is_down_counts_as_unreachable(exception: Exception, unreachable: bool) -> None:
+    assert database_unreachable(exception) is unreachable
