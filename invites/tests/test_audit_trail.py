@@ -3,7 +3,7 @@ them: the admin, the API, the candidate's page and the operators' commands."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from io import StringIO
 from pathlib import Path
 from typing import cast
@@ -68,20 +68,42 @@ def test_a_new_link_is_recorded_without_either_token(staff_client: Client, invit
     assert_no_secrets(old, invite.token, invite.nonce)
 
 
-def test_editing_in_the_admin_records_each_changed_field(staff_client: Client, invite: Invite) -> None:
-    deadline = timezone.localtime(invite.expires_at + timedelta(days=1)).replace(microsecond=0)
-    response = staff_client.post(
+def save_in_admin(
+    client: Client,
+    invite: Invite,
+    *,
+    name: str | None = None,
+    deadline: datetime | None = None,
+    tags: dict[Video, str] | None = None,
+) -> None:
+    """Post the invite's change form as the admin's page would (with its video list)."""
+    deadline = timezone.localtime(deadline or invite.expires_at)
+    videos: dict[str, str] = {
+        "videos-TOTAL_FORMS": str(len(tags or {})),
+        "videos-INITIAL_FORMS": str(len(tags or {})),
+    }
+    for i, (video, tag) in enumerate((tags or {}).items()):
+        videos |= {
+            f"videos-{i}-id": str(video.pk),
+            f"videos-{i}-invite": str(invite.pk),
+            f"videos-{i}-tag": tag,
+        }
+    response = client.post(
         reverse("admin:invites_invite_change", args=[invite.pk]),
         {
-            "email": "cand@example.com",
-            "name": "Candidate Renamed",
+            "email": invite.email,
+            "name": invite.name if name is None else name,
             "expires_at_0": f"{deadline:%Y-%m-%d}",
-            "expires_at_1": f"{deadline:%H:%M:%S}",
-            "videos-TOTAL_FORMS": "0",
-            "videos-INITIAL_FORMS": "0",
+            "expires_at_1": f"{deadline:%H:%M:%S.%f}",
+            **videos,
         },
     )
     assert response.status_code == 302, response.content
+
+
+def test_editing_in_the_admin_records_each_changed_field(staff_client: Client, invite: Invite) -> None:
+    deadline = timezone.localtime(invite.expires_at + timedelta(days=1)).replace(microsecond=0)
+    save_in_admin(staff_client, invite, name="Candidate Renamed", deadline=deadline)
     invite.refresh_from_db()
     assert (invite.name, invite.expires_at) == ("Candidate Renamed", deadline)
     event = last_event(invite)
@@ -91,19 +113,7 @@ def test_editing_in_the_admin_records_each_changed_field(staff_client: Client, i
 
 
 def test_saving_unchanged_records_nothing(staff_client: Client, invite: Invite) -> None:
-    deadline = timezone.localtime(invite.expires_at)
-    response = staff_client.post(
-        reverse("admin:invites_invite_change", args=[invite.pk]),
-        {
-            "email": invite.email,
-            "name": invite.name,
-            "expires_at_0": f"{deadline:%Y-%m-%d}",
-            "expires_at_1": f"{deadline:%H:%M:%S.%f}",
-            "videos-TOTAL_FORMS": "0",
-            "videos-INITIAL_FORMS": "0",
-        },
-    )
-    assert response.status_code == 302, response.content
+    save_in_admin(staff_client, invite)
     assert trail(invite) == [("created", "rec")]
 
 
@@ -180,22 +190,7 @@ def test_a_tag_changed_in_the_invite_page_s_video_list_is_recorded(
     staff_client: Client, invite: Invite, recruiter: User, media_root: Path
 ) -> None:
     video = cast(Video, store_video(invite, b"\x1a\x45\xdf\xa3 not really played"))
-    deadline = timezone.localtime(invite.expires_at).replace(microsecond=0)
-    response = staff_client.post(
-        reverse("admin:invites_invite_change", args=[invite.pk]),
-        {
-            "email": invite.email,
-            "name": invite.name,
-            "expires_at_0": f"{deadline:%Y-%m-%d}",
-            "expires_at_1": f"{deadline:%H:%M:%S}",
-            "videos-TOTAL_FORMS": "1",
-            "videos-INITIAL_FORMS": "1",
-            "videos-0-id": str(video.pk),
-            "videos-0-invite": str(invite.pk),
-            "videos-0-tag": "advance",
-        },
-    )
-    assert response.status_code == 302, response.content
+    save_in_admin(staff_client, invite, tags={video: "advance"})
     video.refresh_from_db()
     assert video.tag == "advance"
     event = last_event(video)
