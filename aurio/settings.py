@@ -148,6 +148,15 @@ else:
         "default": dj_database_url.parse(DATABASE_URL, conn_max_age=envint("DATABASE_CONN_MAX_AGE", "0"))
     }
     DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        # Web threads, the worker and the sweep all write: transactions take the
+        # write lock when they begin (no "database is locked" on upgrading a read),
+        # wait up to 20 s for it, and readers don't block the writer (WAL).
+        DATABASES["default"]["OPTIONS"] = {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
 
 # Media storage. "local": a private folder (nothing can build a public link to
 # a video). "s3": a private S3 or S3-compatible bucket; playback redirects to

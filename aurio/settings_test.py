@@ -17,3 +17,10 @@ AURIO_RATE_LIMIT_BAD_TOKENS = 100_000
 AURIO_RATE_LIMIT_REQUESTS = 100_000
 AURIO_RATE_LIMIT_TUS_REQUESTS = 100_000
 AURIO_LOGIN_FAILURES = 100_000
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not memory: the live server's threads then each have their own
+    # connection, as in a real deployment. An in-memory test database is one
+    # connection shared by every thread, whose transactions interleave, so one
+    # request's rollback could undo another's rows.
+    DATABASES["default"]["TEST"] = {"NAME": os.path.join(os.environ["AURIO_DATA_DIR"], "test.sqlite3")}  # noqa: F405

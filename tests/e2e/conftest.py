@@ -94,6 +94,7 @@ def _new_page(browser: Browser, **context_options: object) -> Iterator[Page]:
     # Printed only when a test fails (pytest captures it): the page's own view.
     page.on("console", lambda msg: print(f"[console.{msg.type}] {msg.text}"))
     page.on("pageerror", lambda exc: print(f"[pageerror] {exc}"))
+    page.on("response", lambda r: print(f"[response] {r.status} {r.request.method} {r.url}"))
     # The record page asks before leaving with an unsent take; tests that reload mean it.
     page.on("dialog", lambda dialog: dialog.accept())
     yield page
