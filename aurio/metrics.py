@@ -27,6 +27,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django_tasks_db.backend import DatabaseBackend
 
+from aurio.ratelimit import cache_incr
 from invites.models import Invite, InviteStatus
 from uploads.models import Upload
 from videos.models import Status, Video
@@ -182,14 +183,10 @@ class ErrorCountingMiddleware:
 def count_error(bucket: str) -> None:
     key = _ERROR_KEY.format(bucket)
     try:
-        try:
-            cache.incr(key)
-            # The database cache's incr is a get and a set, which gives the key the
-            # default expiry again: a counter must not vanish an hour after its last error.
-            cache.touch(key, timeout=None)
-        except ValueError:  # the first one: `add` loses no race with another process's `add`
-            if not cache.add(key, 1, timeout=None):
-                cache.incr(key)
+        cache_incr(key, timeout=None)
+        # The database cache's incr is a get and a set, which gives the key the
+        # default expiry again: a counter must not vanish an hour after its last error.
+        cache.touch(key, timeout=None)
     except Exception:
         # The cache may be down for the very reason of the error (the database).
         logger.warning("metrics: could not count an HTTP %s answer", bucket, exc_info=True)

@@ -83,6 +83,15 @@ def client_address(request: HttpRequest) -> str:
     return str(ip)
 
 
+def cache_incr(key: str, *, timeout: int | None) -> int:
+    """Add one to a counter every process shares; a new one lives `timeout` seconds."""
+    try:
+        return cache.incr(key)
+    except ValueError:
+        # The first count: `add` loses no race with another process's `add`.
+        return 1 if cache.add(key, 1, timeout=timeout) else cache.incr(key)
+
+
 class _Window:
     """A sliding-window counter: `name` for one address (or address+username).
 
@@ -110,12 +119,8 @@ class _Window:
 
     def hit(self) -> int:
         """Count one more; returns the count over the last `seconds`."""
-        try:
-            current = cache.incr(self.key)
-        except ValueError:
-            # First hit of the window; `add` loses no race with another process's `add`.
-            # Kept for two windows: the next one weighs it in.
-            current = 1 if cache.add(self.key, 1, timeout=2 * self.seconds + 60) else cache.incr(self.key)
+        # Kept for two windows: the next one weighs it in.
+        current = cache_incr(self.key, timeout=2 * self.seconds + 60)
         return self._estimate(current, int(cache.get(self.previous_key, 0)))
 
     def forget(self) -> None:
