@@ -218,6 +218,18 @@ USE_I18N = True
 USE_TZ = True
 
 LOGIN_URL = "admin:login"
+# Staff passwords guard every recording: Django's four standard checks, with 12
+# characters at least. They apply to the admin's forms, `createsuperuser` on a
+# terminal and `manage.py ensure_recruiter` (AURIO_ADMIN_PASSWORD too).
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
 
 # --- aurio's own limits -----------------------------------------------------
 AURIO_MAX_UPLOAD_BYTES = envint("AURIO_MAX_UPLOAD_BYTES", str(500 * 1024 * 1024))
