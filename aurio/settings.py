@@ -151,10 +151,10 @@ else:
     if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         # Web threads, the worker and the sweep all write: transactions take the
         # write lock when they begin (no "database is locked" on upgrading a read),
-        # wait up to 20 s for it, and readers don't block the writer (WAL).
+        # wait for it (AURIO_SQLITE_TIMEOUT, 20 s), and readers don't block the writer (WAL).
         DATABASES["default"]["OPTIONS"] = {
             "transaction_mode": "IMMEDIATE",
-            "timeout": 20,
+            "timeout": envint("AURIO_SQLITE_TIMEOUT", "20"),
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
 
@@ -202,7 +202,14 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage",
     },
 }
-FILE_UPLOAD_TEMP_DIR = os.environ.get("FILE_UPLOAD_TEMP_DIR") or None
+# Where uploads are spooled and assembled and processing works. By default a
+# folder inside the local media folder: storing a file is then a rename on the
+# same filesystem, never a copy a full disk could cut short.
+FILE_UPLOAD_TEMP_DIR = os.environ.get("FILE_UPLOAD_TEMP_DIR") or (
+    str(_LOCAL_MEDIA["OPTIONS"]["location"] / ".tmp") if AURIO_STORAGE == "local" else None  # type: ignore[index,operator]
+)
+if FILE_UPLOAD_TEMP_DIR:
+    os.makedirs(FILE_UPLOAD_TEMP_DIR, mode=0o700, exist_ok=True)
 # Uploads above this are spooled to a temporary file, never held in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_PERMISSIONS = 0o600
@@ -233,6 +240,10 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # --- aurio's own limits -----------------------------------------------------
 AURIO_MAX_UPLOAD_BYTES = envint("AURIO_MAX_UPLOAD_BYTES", str(500 * 1024 * 1024))
+# /healthz fails when local media's filesystem has fewer bytes free: room for
+# the largest upload twice (its chunks and the file assembled from them sit side
+# by side until the chunks are deleted). S3 storage is not checked.
+AURIO_MIN_FREE_BYTES = envint("AURIO_MIN_FREE_BYTES", str(2 * AURIO_MAX_UPLOAD_BYTES))
 AURIO_MAX_DURATION_SECONDS = envint("AURIO_MAX_DURATION_SECONDS", "120")
 # Recorders overshoot a little when they stop at the limit.
 AURIO_DURATION_TOLERANCE_SECONDS = envint("AURIO_DURATION_TOLERANCE_SECONDS", "3")
@@ -241,6 +252,10 @@ AURIO_INVITE_DAYS = envint("AURIO_INVITE_DAYS", "14")
 AURIO_MAX_ATTEMPTS = envint("AURIO_MAX_ATTEMPTS", "3")
 # Resumable (tus) uploads not finished within this many hours are discarded.
 AURIO_UPLOAD_EXPIRY_HOURS = envint("AURIO_UPLOAD_EXPIRY_HOURS", "24")
+# One tus PATCH carries at least this many bytes, except the last of an upload
+# (one-byte PATCHes would each cost a stored file and a row), and at most this many.
+AURIO_MIN_CHUNK_BYTES = envint("AURIO_MIN_CHUNK_BYTES", "65536")
+AURIO_MAX_CHUNK_BYTES = envint("AURIO_MAX_CHUNK_BYTES", str(8 * 1024 * 1024))
 # Request bodies read at once by one web process, in all and for one invite
 # link: beyond them candidates get 503 or 429 with Retry-After (their page
 # retries), so uploads can never take every thread from pages and playback.
@@ -272,6 +287,9 @@ AURIO_PROCESSING_LEASE_SECONDS = envint("AURIO_PROCESSING_LEASE_SECONDS", "300")
 AURIO_PROCESSING_TRIES = envint("AURIO_PROCESSING_TRIES", "3")
 # How often `manage.py process_videos --stuck --every` looks for videos to restart.
 AURIO_PROCESSING_SWEEP_SECONDS = envint("AURIO_PROCESSING_SWEEP_SECONDS", "60")
+# Workers write a heartbeat this often; /healthz fails when tasks have waited
+# six beats (a minute by default) and no worker has beaten for as long.
+AURIO_WORKER_HEARTBEAT_SECONDS = envint("AURIO_WORKER_HEARTBEAT_SECONDS", "10")
 
 # --- Cache (rate-limit counters, shared by every process) ---------------------
 # Redis when CACHE_URL (or REDIS_URL) is set; else the database's cache table,

@@ -17,6 +17,9 @@ AURIO_RATE_LIMIT_BAD_TOKENS = 100_000
 AURIO_RATE_LIMIT_REQUESTS = 100_000
 AURIO_RATE_LIMIT_TUS_REQUESTS = 100_000
 AURIO_LOGIN_FAILURES = 100_000
+# Protocol tests send parts of a few bytes; the real minimum (64 KiB) is
+# exercised with override_settings in uploads/tests/test_chunk_bounds.py.
+AURIO_MIN_CHUNK_BYTES = 1
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not memory: the live server's threads then each have their own

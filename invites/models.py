@@ -70,6 +70,12 @@ class Invite(models.Model):
     takes = models.PositiveIntegerField(
         default=0, editable=False, help_text="Recordings the candidate started."
     )
+    submission_id = models.UUIDField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The video the submission claimed (set with submitted_at, in the same UPDATE).",
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import F
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from audit import services as audit
@@ -110,25 +112,37 @@ def invite_start_take(*, invite: Invite) -> int | None:
     return invite.takes if started else None
 
 
-def invite_claim_submission(*, invite: Invite) -> bool:
-    """Mark the invite submitted, once. False if another request got there first.
+def invite_claim_submission(
+    *, invite: Invite, video_id: uuid.UUID, replacing: uuid.UUID | None = None
+) -> bool:
+    """Mark the invite submitted by the video `video_id`, in one conditional
+    UPDATE. False if another submission got there first.
 
-    A conditional UPDATE rather than a transaction, so it holds on backends
+    The claim names the video before its row exists, so a request that dies
+    between the two can be completed: a retry carrying the same video id (a
+    resumable upload's finish) claims it again and writes the row. `replacing`:
+    take over the unfinished claim of that other video id (one whose row never
+    came; the caller checks that). No transaction, so it holds on backends
     without real transactions too.
     """
     now = timezone.now()
-    claimed = Invite.objects.filter(
-        pk=invite.pk, submitted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now
-    ).update(submitted_at=now)
+    fresh = Q(submitted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now)
+    again = Q(submission_id=video_id)
+    taken_over = Q(submission_id=replacing) if replacing else Q(pk__in=[])
+    claimed = Invite.objects.filter(Q(pk=invite.pk) & (fresh | again | taken_over)).update(
+        submitted_at=Coalesce(F("submitted_at"), Value(now)) if not replacing else Value(now),
+        submission_id=video_id,
+    )
     if claimed:
-        invite.submitted_at = now
+        invite.refresh_from_db(fields=["submitted_at", "submission_id"])
     return bool(claimed)
 
 
-def invite_release_submission(*, invite: Invite) -> None:
-    """Undo a claim whose video could not be recorded, so the candidate can retry."""
-    Invite.objects.filter(pk=invite.pk).update(submitted_at=None)
-    invite.submitted_at = None
+def invite_release_submission(*, invite: Invite, video_id: uuid.UUID) -> None:
+    """Undo the claim of `video_id`, whose row could not be written, so the
+    candidate can retry (another submission's claim is left alone)."""
+    Invite.objects.filter(pk=invite.pk, submission_id=video_id).update(submitted_at=None, submission_id=None)
+    invite.refresh_from_db(fields=["submitted_at", "submission_id"])
 
 
 def _plain(value: object) -> object:

@@ -31,6 +31,9 @@ class Upload(models.Model):
     )
     failure = models.CharField(max_length=300, blank=True, help_text="Why the finished file was refused.")
     sha256 = models.CharField(max_length=64, blank=True, help_text="Of the bytes received, once assembled.")
+    take = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The take (counted by the invite) this upload carries."
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -64,6 +67,7 @@ class Chunk(models.Model):
     size = models.BigIntegerField()
     sha256 = models.CharField(max_length=64)
     name = models.CharField(max_length=300)
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["offset"]

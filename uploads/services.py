@@ -8,22 +8,26 @@ on every backend and between any number of web processes.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import logging
-import tempfile
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
 
 from django.conf import settings
-from django.core.files import File
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
-from django.db import DatabaseError, IntegrityError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
+from aurio.storage import save_verified, temporary_directory
 from invites.models import Invite
+from invites.services import invite_start_take
 from uploads.models import Chunk, Upload
 from videos import services as videos
 from videos.models import Video
@@ -31,6 +35,10 @@ from videos.models import Video
 log = logging.getLogger(__name__)
 
 READ_SIZE = 1024 * 1024
+# A chunk row at or past the upload's offset older than this was left by a
+# request that died between storing and committing (committing takes
+# milliseconds, or SQLite's lock wait at most); a younger one may be in flight.
+LEFTOVER_AGE = timedelta(seconds=60)
 CHECKSUMS: dict[str, Callable[[], hashlib._Hash]] = {
     "sha1": hashlib.sha1,
     "sha256": hashlib.sha256,
@@ -69,22 +77,10 @@ class Checksum:
             raise TusError(400, "Upload-Checksum must be '<algorithm> <base64 digest>'.") from None
 
 
-class _LocalFile(File):  # type: ignore[type-arg]
-    """A local file that FileSystemStorage may move instead of copy."""
-
-    def temporary_file_path(self) -> str:
-        return str(self.name)
-
-
-class _AssembledUpload(UploadedFile):
-    """The finished upload, assembled on local disk, handed to videos' checks."""
-
-    def __init__(self, path: Path, name: str, content_type: str) -> None:
-        super().__init__(path.open("rb"), name=name, content_type=content_type, size=path.stat().st_size)
-        self._path = path
-
-    def temporary_file_path(self) -> str:
-        return str(self._path)
+def _printable(text: str) -> str:
+    """Metadata as a name to show: control characters (NUL included, which
+    PostgreSQL can't store) dropped."""
+    return "".join(c for c in text if unicodedata.category(c) != "Cc")
 
 
 def parse_metadata(header: str) -> dict[str, str]:
@@ -93,35 +89,76 @@ def parse_metadata(header: str) -> dict[str, str]:
     for pair in filter(None, (p.strip() for p in header.split(","))):
         key, _, value = pair.partition(" ")
         try:
-            metadata[key] = base64.b64decode(value, validate=True).decode() if value else ""
+            text = base64.b64decode(value, validate=True).decode() if value else ""
         except (ValueError, UnicodeDecodeError):
             raise TusError(400, f"Upload-Metadata value for {key!r} is not valid base64 text.") from None
+        metadata[_printable(key)] = _printable(text)
     return metadata
 
 
+def _take(invite: Invite, metadata: dict[str, str]) -> int:
+    """The take an upload carries: the page names it ("take", the number the
+    server gave when the take started); otherwise the latest one, started now
+    for a client that never asked for one."""
+    raw = metadata.get("take", "")
+    if not raw:
+        if invite.takes:
+            return invite.takes
+        started = invite_start_take(invite=invite)
+        if started is None:
+            raise TusError(403, "You have used all your takes.")
+        return started
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= invite.takes:
+        raise TusError(409, f"Take {raw[:20]!r} was not started on this link; start a take first.")
+    return int(raw)
+
+
 def upload_create(*, invite: Invite, length: int, metadata: dict[str, str]) -> Upload:
+    """A new upload for one take.
+
+    It replaces the unfinished, incomplete uploads of that take and of earlier
+    ones (the candidate sends one take at a time; a reload that lost track of
+    its upload starts a new one). Complete ones are kept, since any of them may
+    be finished next. So one link holds one incomplete upload and at most
+    AURIO_MAX_ATTEMPTS in all; an upload for an older take than one in flight is refused.
+    """
     videos.check_invite_accepts_upload(invite)
     if length <= 0:
         raise TusError(400, "Upload-Length must be a positive whole number of bytes.")
     limit = settings.AURIO_MAX_UPLOAD_BYTES
     if length > limit:
         raise TusError(413, f"The file is {length / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB.")
+    take = _take(invite, metadata)
+    unfinished = Upload.objects.filter(invite=invite, video__isnull=True, failure="")
+    incomplete = unfinished.exclude(offset=F("length"))
+    if incomplete.filter(take__gt=take).exists():
+        raise TusError(409, "A newer take is already being sent through this link.")
+    for superseded in incomplete.filter(Q(take__lte=take) | Q(take__isnull=True)):
+        log.info(
+            "upload %s (take %s) replaced by a new upload of take %d", superseded.pk, superseded.take, take
+        )
+        upload_terminate(upload=superseded)
+    if unfinished.count() >= settings.AURIO_MAX_ATTEMPTS:
+        raise TusError(409, "Too many whole uploads are waiting through this link; submit one of them first.")
     return Upload.objects.create(
         invite=invite,
         length=length,
+        take=take,
         filename=metadata.get("filename", "")[:255],
         filetype=metadata.get("filetype", "")[:100],
     )
 
 
 def _spool(
-    stream: Readable, limit: int, workdir: Path, checksum: Checksum | None
+    stream: Readable, left: int, workdir: Path, checksum: Checksum | None
 ) -> tuple[Path, int, str, bool]:
-    """Copy the request body to a local file, reading at most `limit` bytes.
+    """Copy the request body to a local file, reading at most what the upload
+    has `left` and AURIO_MAX_CHUNK_BYTES.
 
     Returns (path, size, sha256, complete). A client that hangs up part-way
     leaves what arrived, which tus lets the server keep.
     """
+    limit = min(left, settings.AURIO_MAX_CHUNK_BYTES)
     path = workdir / "chunk"
     sha256 = hashlib.sha256()
     verify = CHECKSUMS[checksum.algorithm]() if checksum else None
@@ -138,9 +175,7 @@ def _spool(
                 break
             size += len(data)
             if size > limit:
-                raise TusError(
-                    413, "This request carries more bytes than the upload has left (Upload-Length)."
-                )
+                raise _too_many_bytes(left)
             sha256.update(data)
             if verify:
                 verify.update(data)
@@ -160,50 +195,118 @@ def _spool(
     return path, size, sha256.hexdigest(), complete
 
 
-def _discard_uncommitted(upload: Upload) -> None:
-    """Remove chunks at or past the offset: left by a request that died between storing and committing."""
-    for chunk in Chunk.objects.filter(upload=upload, offset__gte=upload.offset):
-        default_storage.delete(chunk.name)
-        chunk.delete()
+def _too_many_bytes(left: int) -> TusError:
+    if left <= settings.AURIO_MAX_CHUNK_BYTES:
+        return TusError(413, "This request carries more bytes than the upload has left (Upload-Length).")
+    return TusError(
+        413, f"Send at most {settings.AURIO_MAX_CHUNK_BYTES} bytes per request; this one carries more."
+    )
+
+
+def check_chunk_length(upload: Upload, offset: int, declared: int) -> None:
+    """Refuse, before reading it, a body too big for one request or for what
+    the upload has left, or too small to be worth a stored part (except the last)."""
+    left = upload.length - offset
+    if declared > min(max(left, 0), settings.AURIO_MAX_CHUNK_BYTES):
+        raise _too_many_bytes(left)
+    _check_chunk_size(declared, offset, upload.length)
+
+
+def _check_chunk_size(size: int, offset: int, length: int) -> None:
+    minimum = settings.AURIO_MIN_CHUNK_BYTES
+    if 0 < size < minimum and offset + size < length:
+        raise TusError(
+            400, f"Send at least {minimum} bytes per request (all that is left, for the last one)."
+        )
+
+
+def _gone() -> TusError:
+    return TusError(404, "This upload was cancelled or replaced by a newer one; start the upload again.")
+
+
+def _current_offset(upload: Upload) -> int:
+    try:
+        upload.refresh_from_db(fields=["offset"])
+    except Upload.DoesNotExist:
+        raise _gone() from None
+    return upload.offset
 
 
 def upload_append(
     *, upload: Upload, offset: int, stream: Readable, checksum: Checksum | None = None
 ) -> Upload:
-    """Store one PATCH's bytes at `offset` and move the upload's offset past them."""
+    """Store one PATCH's bytes at `offset` and move the upload's offset past them.
+
+    The offset is read again once the body is in (another request may have
+    moved it meanwhile); the chunk is stored and verified before its row is
+    written, and acknowledged only once the offset moved past it. A request
+    that loses a race removes only its own chunk.
+    """
     if upload.is_expired:
         raise TusError(410, "This upload has expired; start the upload again.")
-    with tempfile.TemporaryDirectory(dir=settings.FILE_UPLOAD_TEMP_DIR) as tmp:
+    with temporary_directory("chunk") as tmp:
         path, size, sha256, _ = _spool(stream, max(upload.length - offset, 0), Path(tmp), checksum)
-        if offset != upload.offset:
+        if offset != _current_offset(upload):
             if _is_a_retry(upload, offset, size, sha256):
                 return upload  # the same bytes again: already stored
             raise TusError(409, f"Upload-Offset {offset} does not match the server's offset {upload.offset}.")
         if size == 0:
             return upload  # an empty chunk (a recorder's last one) is fine
+        _check_chunk_size(size, offset, upload.length)
         try:
-            _discard_uncommitted(upload)
-            with path.open("rb") as f:
-                name = default_storage.save(upload.chunk_name(offset), _LocalFile(f, name=str(path)))
+            name = save_verified(default_storage, upload.chunk_name(offset), path, sha256=sha256)
         except OSError as exc:  # a full disk, or the object store unreachable (aurio.storage)
             log.exception("storing the part at %d of upload %s failed", offset, upload.pk)
             raise TusError(
                 503, f"We couldn't store this part just now; please try again from offset {offset}."
             ) from exc
+    chunk = Chunk(upload=upload, offset=offset, size=size, sha256=sha256, name=name)
     try:
-        Chunk.objects.create(upload=upload, offset=offset, size=size, sha256=sha256, name=name)
-    except IntegrityError:
-        default_storage.delete(name)
-        upload.refresh_from_db()
-        raise TusError(409, "Another request is writing at this offset; ask for the offset again.") from None
-    except DatabaseError:
-        default_storage.delete(name)  # no row will ever point at it (the answer is a 503: try again)
+        _insert(chunk)
+        moved = Upload.objects.filter(pk=upload.pk, offset=offset).update(offset=offset + size)
+    except BaseException:
+        _forget(chunk)
         raise
-    moved = Upload.objects.filter(pk=upload.pk, offset=offset).update(offset=offset + size)
-    upload.refresh_from_db()
     if not moved:
-        raise TusError(409, f"The upload moved on to offset {upload.offset}; ask for the offset again.")
+        _forget(chunk)
+        raise TusError(
+            409, f"The upload moved on to offset {_current_offset(upload)}; ask for the offset again."
+        )
+    upload.offset = offset + size
     return upload
+
+
+def _insert(chunk: Chunk) -> None:
+    """Write the chunk's row; the unique (upload, offset) keeps a second writer
+    of the same offset out. A row there left by a dead request is removed."""
+    try:
+        with transaction.atomic():  # a savepoint, so the failed INSERT leaves the connection usable
+            chunk.save(force_insert=True)
+        return
+    except IntegrityError:
+        pass
+    upload = chunk.upload
+    current = _current_offset(upload)  # 404 if the upload was deleted meanwhile (the foreign key)
+    leftover = Chunk.objects.filter(
+        upload=upload, offset=chunk.offset, offset__gte=current, created_at__lt=timezone.now() - LEFTOVER_AGE
+    ).first()
+    if leftover is None:
+        raise TusError(409, "Another request is writing at this offset; ask for the offset again.")
+    if Chunk.objects.filter(pk=leftover.pk).delete()[0]:
+        default_storage.delete(leftover.name)
+    try:
+        with transaction.atomic():
+            chunk.save(force_insert=True)
+    except IntegrityError:
+        raise TusError(409, "Another request is writing at this offset; ask for the offset again.") from None
+
+
+def _forget(chunk: Chunk) -> None:
+    """Remove this request's own chunk (row and file), never another's."""
+    with contextlib.suppress(Exception):  # the database may be the reason we are here
+        Chunk.objects.filter(pk=chunk.pk).delete()
+    with contextlib.suppress(OSError):
+        default_storage.delete(chunk.name)
 
 
 def _is_a_retry(upload: Upload, offset: int, size: int, sha256: str) -> bool:
@@ -214,9 +317,12 @@ def _is_a_retry(upload: Upload, offset: int, size: int, sha256: str) -> bool:
 
 
 def upload_terminate(*, upload: Upload) -> None:
-    for chunk in upload.chunks.all():
-        default_storage.delete(chunk.name)
-    upload.delete()
+    """Delete the upload's row first (a PATCH in flight then fails cleanly, and
+    its own chunk with it), then its stored parts."""
+    names = list(Chunk.objects.filter(upload=upload).values_list("name", flat=True))
+    Upload.objects.filter(pk=upload.pk).delete()
+    for name in names:
+        default_storage.delete(name)
 
 
 def _assemble(upload: Upload, target: Path) -> str:
@@ -244,21 +350,43 @@ def _assemble(upload: Upload, target: Path) -> str:
     return whole.hexdigest()
 
 
+class _AssembledUpload(UploadedFile):
+    """The finished upload, assembled on local disk, handed to videos' checks."""
+
+    def __init__(self, path: Path, name: str, content_type: str) -> None:
+        super().__init__(path.open("rb"), name=name, content_type=content_type, size=path.stat().st_size)
+        self._path = path
+
+    def temporary_file_path(self) -> str:
+        return str(self._path)
+
+
+def _finished(upload: Upload) -> Video | None:
+    """The video this upload already became: a finish is safe to repeat, and
+    two at once end with the same video (its id is the upload's)."""
+    return upload.video or Video.objects.filter(pk=upload.pk).first()
+
+
 def upload_finish(*, upload: Upload) -> Video:
     """Turn a complete upload into the invite's video, once.
 
-    Calling it again (a double click, a retry after a lost response) returns
-    the same video.
+    Calling it again (a double click, a retry after a lost response, a
+    concurrent call) returns the same video. The parts are deleted only once
+    the video is stored, verified and recorded.
     """
-    if upload.video is not None:
-        return upload.video
+    if (video := _finished(upload)) is not None:
+        return _linked(upload, video)
     if not upload.is_complete:
         raise TusError(409, f"The upload has {upload.offset} of {upload.length} bytes; finish it first.")
-    with tempfile.TemporaryDirectory(dir=settings.FILE_UPLOAD_TEMP_DIR) as tmp:
+    with temporary_directory("finish") as tmp:
         path = Path(tmp) / "upload"
         try:
             upload.sha256 = _assemble(upload, path)
-        except OSError as exc:
+        except (TusError, OSError) as exc:
+            if (video := _finished(upload)) is not None:  # a concurrent finish completed it meanwhile
+                return _linked(upload, video)
+            if isinstance(exc, TusError):
+                raise
             log.exception("reading back the parts of upload %s failed", upload.pk)
             raise TusError(
                 503, "We couldn't read your upload back just now; please try again in a minute."
@@ -266,42 +394,68 @@ def upload_finish(*, upload: Upload) -> Video:
         Upload.objects.filter(pk=upload.pk).update(sha256=upload.sha256)
         assembled = _AssembledUpload(path, upload.filename or "answer", upload.filetype)
         try:
-            video = videos.video_accept_upload(invite=upload.invite, upload=assembled)
-        except videos.AlreadySubmitted:
-            upload.refresh_from_db()
-            if upload.video is not None:  # a concurrent finish of this very upload won
-                return upload.video
-            raise
+            video = videos.video_accept_upload(invite=upload.invite, upload=assembled, video_id=upload.pk)
         except videos.StorageUnavailable:
-            raise  # keep the chunks: the candidate retries
+            raise  # keep the parts: the candidate retries
         except videos.UploadRefused as exc:
+            if (video := _finished(upload)) is not None:
+                return _linked(upload, video)
+            if isinstance(exc, videos.AlreadySubmitted):
+                raise  # another upload's answer is in; this one stays until it expires
             Upload.objects.filter(pk=upload.pk).update(failure=exc.detail[:300])
             _delete_chunks(upload)
             raise
         finally:
             assembled.close()
+    return _linked(upload, video)
+
+
+def _linked(upload: Upload, video: Video) -> Video:
+    """Point the upload at its video, then let go of its parts and of the
+    invite's other unfinished uploads: the answer is in."""
     Upload.objects.filter(pk=upload.pk).update(video=video)
     upload.video = video
     _delete_chunks(upload)
+    uploads_drop_unfinished(invite=upload.invite)
     return video
 
 
 def _delete_chunks(upload: Upload) -> None:
     for chunk in Chunk.objects.filter(upload=upload):
-        default_storage.delete(chunk.name)
-        chunk.delete()
+        if Chunk.objects.filter(pk=chunk.pk).delete()[0]:
+            default_storage.delete(chunk.name)
+
+
+def uploads_drop_unfinished(*, invite: Invite) -> int:
+    """Delete the invite's unfinished uploads (once an answer is in, none of them can be sent)."""
+    dropped = list(Upload.objects.filter(invite=invite, video__isnull=True))
+    for upload in dropped:
+        upload_terminate(upload=upload)
+    return len(dropped)
 
 
 def uploads_expired() -> list[Upload]:
+    """Unfinished uploads past their expiry, or of an invite that can take no
+    answer any more (submitted, revoked or expired)."""
+    now = timezone.now()
+    dead_invite = (
+        Q(invite__submitted_at__isnull=False)
+        | Q(invite__revoked_at__isnull=False)
+        | Q(invite__expires_at__lte=now)
+    )
     return list(
-        Upload.objects.filter(video__isnull=True, expires_at__lte=timezone.now()).select_related("invite")
+        Upload.objects.filter(Q(video__isnull=True) & (Q(expires_at__lte=now) | dead_invite)).select_related(
+            "invite"
+        )
     )
 
 
 def uploads_expire(*, dry_run: bool = False) -> tuple[int, int]:
-    """Delete unfinished uploads past their expiry: (uploads, bytes) removed."""
+    """Delete unfinished uploads that can't be finished any more: (uploads, bytes) removed."""
     count = removed = 0
     for upload in uploads_expired():
+        if upload.invite.submission_id == upload.pk and videos.unfinished_claim(upload.invite):
+            continue  # the invite was claimed for this upload's video: its retry completes it
         count += 1
         removed += sum(chunk.size for chunk in upload.chunks.all())
         if not dry_run:

@@ -156,6 +156,9 @@ def _patch(request: HttpRequest, found: Upload) -> HttpResponse:
     offset = _whole_number(request, "Upload-Offset")
     if found.video_id is None:
         check_invite_accepts_upload(found.invite)
+    declared = request.META.get("CONTENT_LENGTH", "")
+    if _WHOLE_NUMBER.fullmatch(declared):
+        services.check_chunk_length(found, offset, int(declared))
     checksum_header = request.headers.get("Upload-Checksum")
     checksum = services.Checksum.parse(checksum_header) if checksum_header else None
     updated = services.upload_append(upload=found, offset=offset, stream=request, checksum=checksum)

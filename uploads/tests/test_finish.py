@@ -8,13 +8,15 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.core.files.storage import FileSystemStorage, default_storage
+from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from aurio.storage import PrivateFileSystemStorage
 from invites.models import Invite, InviteStatus
+from invites.services import invite_create
 from uploads.models import Chunk, Upload
 from uploads.tests.test_tus import OCTETS, TUS, create, patch, upload_of
 from videos.models import Video
@@ -64,15 +66,18 @@ def test_finishing_twice_gives_the_same_video(client: Client, invite: Invite, re
     assert Video.objects.count() == 1
 
 
-def test_a_second_upload_after_submission_is_refused(
+def test_the_invites_other_uploads_are_dropped_once_the_answer_is_in(
     client: Client, invite: Invite, recorder_webm: Path
 ) -> None:
     content = recorder_webm.read_bytes()
     first = send(client, invite, content)
     second = create(client, invite, len(content))["Location"]  # started before the first finished
+    patch(client, second, content[: len(content) // 2], 0)
     finish(client, invite, first)
-    assert patch(client, second, content, 0).status_code == 409
+    assert patch(client, second, content, 0).status_code == 404
     assert Video.objects.count() == 1
+    assert Upload.objects.filter(invite=invite, video__isnull=True).count() == 0
+    assert not default_storage.exists(f"uploads/{second.rsplit('/', 1)[1]}")
 
 
 def test_incomplete_upload_cannot_be_finished(client: Client, invite: Invite, recorder_webm: Path) -> None:
@@ -112,17 +117,17 @@ def test_storage_down_at_finish_keeps_the_parts_for_a_retry(
     client: Client, invite: Invite, recorder_webm: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = send(client, invite, recorder_webm.read_bytes())
-    original = FileSystemStorage._save
+    original = PrivateFileSystemStorage._save
 
-    def down(self: FileSystemStorage, name: str, content: object) -> str:
+    def down(self: PrivateFileSystemStorage, name: str, content: object) -> str:
         if name.startswith("videos/"):
             raise OSError("storage unavailable")
         return original(self, name, content)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(FileSystemStorage, "_save", down)
+    monkeypatch.setattr(PrivateFileSystemStorage, "_save", down)
     assert finish(client, invite, url).status_code == 503
     assert upload_of(url).chunks.count() == 3
-    monkeypatch.setattr(FileSystemStorage, "_save", original)
+    monkeypatch.setattr(PrivateFileSystemStorage, "_save", original)
     assert finish(client, invite, url).status_code == 201
 
 
@@ -134,8 +139,6 @@ def test_finish_of_unknown_upload_is_404(client: Client, invite: Invite, upload_
 def test_finish_with_another_invites_token_is_404(
     client: Client, invite: Invite, recorder_webm: Path
 ) -> None:
-    from invites.services import invite_create
-
     url = send(client, invite, recorder_webm.read_bytes())
     other = invite_create(email="other@example.com")
     assert finish(client, other, url).status_code == 404
@@ -147,7 +150,7 @@ def test_expire_command_removes_unfinished_uploads_only(
     content = recorder_webm.read_bytes()
     stale = create(client, invite, len(content))["Location"]
     patch(client, stale, content[:500], 0)
-    fresh = create(client, invite, len(content))["Location"]
+    fresh = create(client, invite_create(email="other@example.com"), len(content))["Location"]
     Upload.objects.filter(pk=upload_of(stale).pk).update(expires_at=timezone.now() - timedelta(hours=1))
     stale_upload = upload_of(stale)
 

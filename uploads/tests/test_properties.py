@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from invites.models import Invite
+from invites.services import invite_create
 from uploads.models import Upload
 from uploads.services import Checksum, TusError, _assemble, parse_metadata
 from uploads.tests.test_tus import TUS, create, patch
@@ -83,8 +84,11 @@ def _sha1(data: bytes) -> str:
 def test_any_sequence_of_patches_keeps_the_upload_intact(
     invite: Invite, content: bytes, script: list[tuple[str, int]]
 ) -> None:
-    # An address of its own, so the per-address rate limits see only this example.
-    client = Client(REMOTE_ADDR=f"198.51.100.{next(_addresses) % 250 + 1}")
+    # An address of its own, so the per-address rate limits see only this
+    # example, and an invite of its own (a link keeps only a few whole uploads).
+    n = next(_addresses)
+    client = Client(REMOTE_ADDR=f"198.51.100.{n % 250 + 1}")
+    invite = invite_create(email=f"example{n}@example.com")
     created = create(client, invite, len(content))
     assert created.status_code == 201, created.content
     url = created["Location"]

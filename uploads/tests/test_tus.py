@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 from datetime import timedelta
 from pathlib import Path
 
@@ -302,14 +303,32 @@ def test_patch_on_a_revoked_invite_is_410(client: Client, started: str, invite: 
 def test_leftover_chunk_of_a_request_that_died_is_replaced(
     client: Client, started: str, content: bytes
 ) -> None:
-    """A request stored its chunk but died before moving the offset: the retry wins."""
+    """A request stored its chunk but died before moving the offset, a minute
+    ago: the retry wins."""
     upload = upload_of(started)
-    name = default_storage.save(upload.chunk_name(0), __import__("io").BytesIO(b"half-writ"))
-    Chunk.objects.create(upload=upload, offset=0, size=9, sha256="0" * 64, name=name)
+    name = default_storage.save(upload.chunk_name(0), io.BytesIO(b"half-writ"))
+    created = timezone.now() - timedelta(minutes=2)
+    Chunk.objects.create(upload=upload, offset=0, size=9, sha256="0" * 64, name=name, created_at=created)
     response = patch(client, started, content[:100], 0)
     assert response.status_code == 204
     assert [(c.offset, c.size) for c in upload.chunks.all()] == [(0, 100)]
     assert not default_storage.exists(name)
+
+
+def test_a_chunk_being_committed_by_another_request_is_left_alone(
+    client: Client, started: str, content: bytes
+) -> None:
+    """Another request stored its chunk at this offset a moment ago and is about
+    to move the offset: this one answers 409 and removes only its own chunk."""
+    upload = upload_of(started)
+    name = default_storage.save(upload.chunk_name(0), io.BytesIO(content[:100]))
+    theirs = Chunk.objects.create(
+        upload=upload, offset=0, size=100, sha256=hashlib.sha256(content[:100]).hexdigest(), name=name
+    )
+    response = patch(client, started, content[:200], 0)
+    assert response.status_code == 409
+    assert list(upload.chunks.all()) == [theirs]
+    assert chunk_files(upload) == [name.rsplit("/", 1)[1]]
 
 
 # --- expiration ---------------------------------------------------------------------------------

@@ -18,13 +18,14 @@ import av
 import pytest
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
-from django.core.files.storage import FileSystemStorage, default_storage
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import HttpResponse
 from django.test import Client
 from django.utils import timezone
 from pytest_django import Settings
 
+from aurio.storage import PrivateFileSystemStorage
 from invites.models import Invite, InviteStatus
 from invites.services import invite_create, invite_revoke
 from videos.models import Status, Tag, Video, video_path
@@ -385,10 +386,10 @@ def test_storage_failure_gives_a_clear_error_and_keeps_the_invite_open(
     """Design: "not on a storage error (clear error, retry)": the candidate must be
     told, in JSON, that it is worth trying again, and nothing is half-written."""
 
-    def refuse(self: FileSystemStorage, name: str, content: object) -> str:
+    def refuse(self: PrivateFileSystemStorage, name: str, content: object) -> str:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(FileSystemStorage, "_save", refuse)
+    monkeypatch.setattr(PrivateFileSystemStorage, "_save", refuse)
     client = Client(raise_request_exception=False)
 
     response = upload(client, invite, recorder_webm.read_bytes())

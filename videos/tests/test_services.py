@@ -3,11 +3,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django.core.files.storage import FileSystemStorage, default_storage
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile, TemporaryUploadedFile
 from django.db import DatabaseError
 from django_tasks_db.models import DBTaskResult
 
+from aurio.storage import PrivateFileSystemStorage
 from invites.models import Invite, InviteStatus
 from videos import services
 from videos.media import sha256_of
@@ -60,13 +61,13 @@ def test_stored_files_are_private_to_the_server(invite: Invite, recorder_webm: P
 def test_storage_failing_mid_write_leaves_no_row_and_no_file(
     invite: Invite, recorder_webm: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken_save(self: FileSystemStorage, name: str, content: object) -> str:
+    def broken_save(self: PrivateFileSystemStorage, name: str, content: object) -> str:
         Path(self.path(name)).parent.mkdir(parents=True, exist_ok=True)
         Path(self.path(name)).write_bytes(b"partial")
         Path(self.path(name)).unlink()  # what a failed atomic write leaves: nothing
         raise OSError("disk full")
 
-    monkeypatch.setattr(FileSystemStorage, "_save", broken_save)
+    monkeypatch.setattr(PrivateFileSystemStorage, "_save", broken_save)
     before = stored_files()
     with pytest.raises(services.StorageUnavailable):
         services.video_accept_upload(invite=invite, upload=as_upload(recorder_webm))
