@@ -7,11 +7,14 @@ needs a system package.
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
 import av.error
+
+log = logging.getLogger(__name__)
 
 
 class NotAVideo(Exception):
@@ -115,25 +118,61 @@ def remux(source: Path, target: Path, container: Container) -> bool:
     """Rewrite the same packets into a fresh container with a duration and seek
     index (WebM cues, MP4 moov at the front). Lossless and fast: no decoding.
 
-    Returns False when the format needs no rewrite.
+    Every packet goes across, those without a DTS too (Matroska gives none to
+    the first packets of a stream with B-frames, the keyframe among them). The
+    result is read back and must hold as many packets, and as many bytes, of
+    each stream as the source; otherwise it is deleted.
+
+    Returns False when the format needs no rewrite, or when the rewrite could
+    not keep every packet: the caller then keeps the file as it came.
     """
     if container.muxer is None:
         return False
     options = {"movflags": "+faststart"} if container.muxer in ("mp4", "mov") else {}
-    try:
-        with _open(source) as src, av.open(str(target), "w", format=container.muxer, options=options) as dst:
-            mapping = {}
-            for stream in src.streams:
-                if stream.type in ("video", "audio"):
-                    mapping[stream.index] = dst.add_stream_from_template(stream)
-            for packet in src.demux(*[src.streams[i] for i in mapping]):
-                if packet.dts is None:  # the flush packet at the end of each stream
-                    continue
-                packet.stream = mapping[packet.stream.index]
-                dst.mux(packet)
-    except av.error.FFmpegError as exc:
-        raise UnreadableVideo("The video could not be read; it may be damaged or incomplete.") from exc
+    with _open(source) as src:
+        streams = [s for s in src.streams if s.type in ("video", "audio")]
+        try:
+            with av.open(str(target), "w", format=container.muxer, options=options) as dst:
+                mapping = {s.index: dst.add_stream_from_template(s) for s in streams}
+                for packet in src.demux(*streams):
+                    if not packet.size:  # the empty packet that ends each stream
+                        continue
+                    packet.stream = mapping[packet.stream.index]
+                    dst.mux(packet)
+        except (av.error.FFmpegError, ValueError, TypeError) as exc:
+            log.warning("remux of %s failed (%s); keeping the file as received", source.name, exc)
+            target.unlink(missing_ok=True)
+            return False
+    received, written = _packet_tally(source), _packet_tally(target) if target.exists() else {}
+    if not received or written != received:
+        log.warning(
+            "remux of %s kept %s of %s (packets, bytes per stream); keeping the file as received",
+            source.name,
+            written,
+            received,
+        )
+        target.unlink(missing_ok=True)
+        return False
     return True
+
+
+def _packet_tally(path: Path) -> dict[tuple[int, str], tuple[int, int]]:
+    """(packets, bytes) of each video and audio stream, by (index among them, kind)."""
+    tally: dict[tuple[int, str], tuple[int, int]] = {}
+    try:
+        with av.open(str(path)) as container:
+            kept = [s for s in container.streams if s.type in ("video", "audio")]
+            position = {s.index: (n, s.type) for n, s in enumerate(kept)}
+            for key in position.values():
+                tally[key] = (0, 0)
+            for packet in container.demux(*kept):
+                if packet.size:
+                    key = position[packet.stream.index]
+                    count, size = tally[key]
+                    tally[key] = (count + 1, size + packet.size)
+    except (av.error.FFmpegError, UnicodeDecodeError):
+        return {}
+    return tally
 
 
 def sha256_of(path: Path, chunk_size: int = 1024 * 1024) -> str:

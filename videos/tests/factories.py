@@ -243,3 +243,74 @@ def stored_names(video: object) -> list[str]:
         return sorted(default_storage.listdir(folder)[1])
     except FileNotFoundError:
         return []
+
+
+def make_obs_mkv(
+    path: Path,
+    *,
+    seconds: float = 3.0,
+    size: tuple[int, int] = (320, 240),
+    rate: int = 30,
+    audio: bool = True,
+) -> Path:
+    """A Matroska file as OBS and other desktop recorders write it: H.264 with
+    B-frames (x264's "medium" preset, 3 B-frames) and AAC sound.
+
+    FFmpeg's Matroska demuxer gives the first packets of such a stream (the
+    keyframe among them) no DTS: Matroska stores presentation times only.
+    """
+    width, height = size
+    with av.open(str(path), "w", format="matroska") as out:
+        vstream = out.add_stream("libx264", rate=rate)
+        vstream.width, vstream.height, vstream.pix_fmt = width, height, "yuv420p"
+        vstream.options = {"preset": "medium", "bf": "3"}
+        vstream.codec_context.gop_size = 2 * rate
+        astream = out.add_stream("aac", rate=AUDIO_RATE) if audio else None
+        for i, frame in enumerate(_pictures("testsrc", seconds, width, height, rate)):
+            picture = frame.reformat(format="yuv420p")
+            picture.pts, picture.time_base = i, Fraction(1, rate)
+            # A decoded frame says "I"; x264 would make every frame a keyframe.
+            picture.pict_type = av.video.frame.PictureType.NONE
+            for packet in vstream.encode(picture):
+                out.mux(packet)
+        for packet in vstream.encode():
+            out.mux(packet)
+        if astream is not None:
+            _encode_sound(out, astream, _sounds("tone", seconds, None))
+    return path
+
+
+def _encode_sound(
+    out: av.container.OutputContainer, astream: av.AudioStream, frames: Iterator[av.AudioFrame]
+) -> None:
+    resampler = av.AudioResampler(format=astream.format.name, layout="mono", rate=AUDIO_RATE)
+    pts = 0
+    for frame in frames:
+        for rframe in resampler.resample(frame):
+            rframe.pts, rframe.time_base = pts, Fraction(1, AUDIO_RATE)
+            pts += rframe.samples
+            for packet in astream.encode(rframe):
+                out.mux(packet)
+    for packet in astream.encode():
+        out.mux(packet)
+
+
+def packets_of(path: Path) -> dict[str, tuple[int, float | None, float]]:
+    """Per stream kind ("video", "audio"): how many packets with data, the
+    first presentation time (seconds) and the length from first to last."""
+    found: dict[str, list[float | None]] = {}
+    counts: dict[str, int] = {}
+    with av.open(str(path)) as container:
+        for packet in container.demux():
+            if not packet.size:
+                continue
+            kind = packet.stream.type
+            counts[kind] = counts.get(kind, 0) + 1
+            t = packet.pts if packet.pts is not None else packet.dts
+            if t is not None and packet.time_base is not None:
+                found.setdefault(kind, []).append(float(t * packet.time_base))
+    result: dict[str, tuple[int, float | None, float]] = {}
+    for kind, count in counts.items():
+        times = [t for t in found.get(kind, []) if t is not None]
+        result[kind] = (count, min(times) if times else None, max(times) - min(times) if times else 0.0)
+    return result
