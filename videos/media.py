@@ -72,6 +72,7 @@ class MediaInfo:
     height: int | None
     video_codec: str
     audio_codec: str
+    frame_rate: float | None = None
 
 
 def _open(path: Path) -> av.container.InputContainer:
@@ -82,36 +83,66 @@ def _open(path: Path) -> av.container.InputContainer:
 
 
 def probe(path: Path) -> MediaInfo:
-    """Streams and duration. The duration comes from the packets themselves when
-    the header has none (browser recordings), so it is the real length."""
+    """Streams, picture size, and the real length.
+
+    The length is measured from the packets themselves (demuxed, not decoded),
+    never taken from the header: a header can say 30 s of a file that plays
+    for 10 minutes.
+    """
     with _open(path) as container:
         video = next(iter(container.streams.video), None)
         if video is None:
             raise NotAVideo("This file has no video in it.")
         audio = next(iter(container.streams.audio), None)
-        duration = container.duration / av.time_base if container.duration else None
-        if not duration:
-            duration = _duration_from_packets(container)
+        timing = _measure(container, video)
+        if not timing.video_packets:
+            raise UnreadableVideo("The video has no pictures in it; it may be damaged or incomplete.")
         return MediaInfo(
-            duration_seconds=duration,
+            duration_seconds=timing.seconds,
             width=video.codec_context.width or None,
             height=video.codec_context.height or None,
             video_codec=video.codec_context.name or "",
             audio_codec=audio.codec_context.name if audio is not None else "",
+            frame_rate=timing.frame_rate,
         )
 
 
-def _duration_from_packets(container: av.container.InputContainer) -> float | None:
-    end = 0.0
+@dataclass(frozen=True)
+class _Timing:
+    seconds: float | None
+    video_packets: int
+    frame_rate: float | None
+
+
+def _measure(container: av.container.InputContainer, video: av.VideoStream) -> _Timing:
+    """From first to last packet (the last one's duration included), over
+    every stream; and the video's average frame rate, from its packet count."""
+    start = end = None
+    video_start = video_end = None
+    video_packets = 0
     try:
         for packet in container.demux():
-            if packet.pts is None or packet.time_base is None:
+            if not packet.size:  # the empty packet that ends each stream
                 continue
-            finish = packet.pts + (packet.duration or 0)
-            end = max(end, float(finish * packet.time_base))
+            is_video = packet.stream.index == video.index
+            video_packets += is_video
+            at = packet.pts if packet.pts is not None else packet.dts
+            if at is None or packet.time_base is None:
+                continue
+            begins = float(at * packet.time_base)
+            finishes = float((at + (packet.duration or 0)) * packet.time_base)
+            start = begins if start is None else min(start, begins)
+            end = finishes if end is None else max(end, finishes)
+            if is_video:
+                video_start = begins if video_start is None else min(video_start, begins)
+                video_end = begins if video_end is None else max(video_end, begins)
     except av.error.FFmpegError as exc:
         raise UnreadableVideo("The video could not be read; it may be damaged or incomplete.") from exc
-    return end or None
+    seconds = end - start if start is not None and end is not None else None
+    rate = None
+    if video_start is not None and video_end is not None and video_end > video_start:
+        rate = (video_packets - 1) / (video_end - video_start)
+    return _Timing(seconds=seconds or None, video_packets=video_packets, frame_rate=rate)
 
 
 def remux(source: Path, target: Path, container: Container) -> bool:

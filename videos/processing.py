@@ -197,8 +197,16 @@ def run(claim: Claim) -> Video:
         check_duration(info.duration_seconds)
         heartbeat(claim)
 
+        limit = settings.AURIO_MAX_DURATION_SECONDS
         try:
-            outputs = transcode.transcode(source, workdir, progress=lambda seconds: heartbeat(claim))
+            outputs = transcode.transcode(
+                source,
+                workdir,
+                progress=lambda seconds: heartbeat(claim),
+                max_seconds=limit + settings.AURIO_DURATION_TOLERANCE_SECONDS,
+            )
+        except transcode.TooLong as exc:
+            raise Failed(f"The video runs longer than the limit of {_format_seconds(limit)}.") from exc
         except media.UnreadableVideo as exc:
             raise Failed(str(exc) or UNREADABLE) from exc
         heartbeat(claim)

@@ -48,6 +48,17 @@ class NoPicture(UnreadableVideo):
     """Not one frame of the video stream could be decoded."""
 
 
+class TooLong(UnreadableVideo):
+    """The pictures or sound run past the limit; decoding stopped there.
+
+    `seconds` is where the first frame past the limit begins.
+    """
+
+    def __init__(self, message: str, seconds: float) -> None:
+        super().__init__(message)
+        self.seconds = seconds
+
+
 @dataclass(frozen=True)
 class Outputs:
     playback: Path
@@ -91,8 +102,13 @@ def transcode(
     workdir: Path,
     *,
     progress: Callable[[float], None] | None = None,
+    max_seconds: float | None = None,
 ) -> Outputs:
-    """Decode `source` once; write playback.mp4 and poster.jpg into `workdir`."""
+    """Decode `source` once; write playback.mp4 and poster.jpg into `workdir`.
+
+    A frame that begins past `max_seconds` stops the pass with TooLong,
+    whatever the probe measured: a length limit is also a limit on the work.
+    """
     target = workdir / "playback.mp4"
     poster_path = workdir / "poster.jpg"
     try:
@@ -134,6 +150,7 @@ def transcode(
                 height=height,
                 origin=origin,
                 progress=progress,
+                max_seconds=max_seconds,
             )
             streams = [s for s in (vin, ain) if s is not None]
             packets = src.demux(*streams)
@@ -194,10 +211,17 @@ class _PassState:
     """What the single pass keeps between frames: a few counters and one candidate poster."""
 
     def __init__(
-        self, *, width: int, height: int, origin: float, progress: Callable[[float], None] | None
+        self,
+        *,
+        width: int,
+        height: int,
+        origin: float,
+        progress: Callable[[float], None] | None,
+        max_seconds: float | None = None,
     ) -> None:
         self.origin = origin
         self.progress = progress
+        self.max_seconds = max_seconds
         self.analysis_size = _scaled(width, height, analysis.ANALYSIS_HEIGHT)
         pw = min(width, POSTER_MAX_WIDTH)
         self.poster_size = _scaled(width, height, round(height * pw / width))
@@ -215,7 +239,10 @@ class _PassState:
 
     def _seconds(self, frame: av.frame.Frame, fallback: float) -> float:
         t = frame.time
-        return fallback if t is None else max(0.0, t - self.origin)
+        seconds = fallback if t is None else max(0.0, t - self.origin)
+        if self.max_seconds is not None and seconds > self.max_seconds:
+            raise TooLong(f"The video runs past {self.max_seconds:g} s; processing stopped there.", seconds)
+        return seconds
 
     def video_frame(
         self, frame: av.VideoFrame, dst: av.container.OutputContainer, vout: av.VideoStream
@@ -257,8 +284,9 @@ class _PassState:
         encode_resampler: av.AudioResampler,
         speech_resampler: av.AudioResampler,
     ) -> None:
+        began = self._seconds(frame, ((self.audio_start or 0) + self.audio_samples) / AUDIO_RATE)
         if self.audio_start is None:
-            self.audio_start = round(self._seconds(frame, 0.0) * AUDIO_RATE)
+            self.audio_start = round(began * AUDIO_RATE)
         for pcm in speech_resampler.resample(frame):
             self.sound.feed(pcm.to_ndarray().reshape(-1).astype(np.int16, copy=False))
         frame.pts = None

@@ -295,6 +295,102 @@ def _encode_sound(
         out.mux(packet)
 
 
+def make_avi(path: Path, *, seconds: float, size: tuple[int, int] = (64, 48), rate: int = 5) -> Path:
+    """An AVI (MPEG-4 part 2 video, no sound), as old cameras and screen recorders write."""
+    width, height = size
+    with av.open(str(path), "w", format="avi") as out:
+        vstream = out.add_stream("mpeg4", rate=rate)
+        vstream.width, vstream.height, vstream.pix_fmt = width, height, "yuv420p"
+        for i, frame in enumerate(_pictures("testsrc", seconds, width, height, rate)):
+            picture = frame.reformat(format="yuv420p")
+            picture.pts, picture.time_base = i, Fraction(1, rate)
+            for packet in vstream.encode(picture):
+                out.mux(packet)
+        for packet in vstream.encode():
+            out.mux(packet)
+    return path
+
+
+def lie_about_length(path: Path, *, seconds: float) -> Path:
+    """Rewrite an AVI's headers to claim `seconds` of video, leaving its frames
+    alone: the main header's dwTotalFrames and every stream header's dwLength
+    (OpenDML's dmlh dwGrandFrames too, when there is one)."""
+    data = bytearray(path.read_bytes())
+
+    def dword(at: int) -> int:
+        return int.from_bytes(data[at : at + 4], "little")
+
+    def put(at: int, value: int) -> None:
+        data[at : at + 4] = value.to_bytes(4, "little")
+
+    avih = data.index(b"avih") + 8
+    micro_seconds_per_frame = dword(avih)
+    frames = round(seconds * 1_000_000 / micro_seconds_per_frame)
+    put(avih + 16, frames)  # dwTotalFrames
+    at = 0
+    while (at := data.find(b"strh", at)) != -1:
+        strh = at + 8
+        scale, rate = dword(strh + 20), dword(strh + 24)  # dwScale, dwRate: units per second
+        put(strh + 32, round(seconds * rate / scale))  # dwLength
+        at = strh
+    if (dmlh := data.find(b"dmlh")) != -1:
+        put(dmlh + 8, frames)  # dwGrandFrames
+    path.write_bytes(bytes(data))
+    return path
+
+
+def make_rotated(
+    path: Path, *, rotation: int, size: tuple[int, int] = (320, 240), seconds: float = 1.0
+) -> Path:
+    """A phone-style MP4/MOV (by the name's extension): the picture is stored
+    landscape with a display matrix that turns it `rotation` degrees
+    counter-clockwise for display (-90: a quarter turn clockwise, what an
+    iPhone held upright writes). The top half of the stored picture is white,
+    the bottom half black, so where the white ends up shows the turn."""
+    width, height = size
+    rate = 10
+    fmt = "mov" if path.suffix == ".mov" else "mp4"
+    pixels = np.zeros((height, width, 3), dtype=np.uint8)
+    pixels[: height // 2] = 255
+    with av.open(str(path), "w", format=fmt) as out:
+        vstream = out.add_stream("libx264", rate=rate)
+        vstream.width, vstream.height, vstream.pix_fmt = width, height, "yuv420p"
+        vstream.options = {"preset": "ultrafast"}
+        vstream.set_display_rotation(rotation)
+        astream = out.add_stream("aac", rate=AUDIO_RATE)
+        for i in range(round(seconds * rate)):
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24").reformat(format="yuv420p")
+            frame.pts, frame.time_base = i, Fraction(1, rate)
+            for packet in vstream.encode(frame):
+                out.mux(packet)
+        for packet in vstream.encode():
+            out.mux(packet)
+        _encode_sound(out, astream, _sounds("tone", seconds, None))
+    return path
+
+
+def make_huge(path: Path, *, size: tuple[int, int] = (16000, 16000), frames: int = 2) -> Path:
+    """A decompression bomb: a few black frames of a huge picture, H.264 in MP4.
+
+    16000×16000 makes a 750 KB file whose frames take 384 MB each once decoded.
+    """
+    width, height = size
+    with av.open(str(path), "w", format="mp4") as out:
+        vstream = out.add_stream("libx264", rate=30)
+        vstream.width, vstream.height, vstream.pix_fmt = width, height, "yuv420p"
+        vstream.options = {"preset": "ultrafast", "threads": "1"}
+        frame = av.VideoFrame(width, height, "yuv420p")
+        for plane in frame.planes:
+            plane.update(bytes(plane.buffer_size))
+        for i in range(frames):
+            frame.pts, frame.time_base = i, Fraction(1, 30)
+            for packet in vstream.encode(frame):
+                out.mux(packet)
+        for packet in vstream.encode():
+            out.mux(packet)
+    return path
+
+
 def packets_of(path: Path) -> dict[str, tuple[int, float | None, float]]:
     """Per stream kind ("video", "audio"): how many packets with data, the
     first presentation time (seconds) and the length from first to last."""
