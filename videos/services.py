@@ -346,6 +346,9 @@ def video_delete(*, video: Video, actor: Actor = SYSTEM, retention_days: int | N
     if retention_days is not None:
         action, detail["older_than_days"] = Action.PURGED, retention_days
     audit.record(actor=actor, action=action, target=video, detail=detail)
+    video_id = video.pk
     video.delete()
+    # The invite stays submitted; its claim is settled, not unfinished (no retry may replace it).
+    Invite.objects.filter(pk=video.invite_id, submission_id=video_id).update(submission_id=None)
     for name in names:
         storage.delete(name)

@@ -46,7 +46,7 @@ def with_outputs(video: Video) -> Video:
 def test_consistent_storage_reports_nothing(video: Video) -> None:
     with_outputs(video)
     out = run()
-    assert "0 orphan file(s); 0 video(s) without their original." in out
+    assert "0 orphan file(s); 0 video(s) without their original; 0 unfinished submission(s)" in out
 
 
 def test_storage_never_written_to_is_fine(db: None) -> None:
@@ -61,7 +61,8 @@ def test_without_fix_orphans_both_ways_are_reported_and_nothing_changes(video: V
     out = run()
     assert f"orphan file {stray}\n" in out
     assert f"video {video.pk}: original file missing\n" in out
-    assert "1 orphan file(s); 1 video(s) without their original. Run with --fix to clean up." in out
+    assert "1 orphan file(s); 1 video(s) without their original; 0 unfinished" in out
+    assert "Run with --fix to clean up." in out
     assert default_storage.exists(stray)
     video.refresh_from_db()
     assert video.status != Status.FAILED
@@ -88,4 +89,4 @@ def test_fix_marks_videos_without_their_original_failed(video: Video) -> None:
     assert video.status == Status.FAILED
     assert video.failure_reason == "original file missing from storage"
     assert f"video {video.pk}: original file missing: marked failed" in out
-    assert "marked 1 video(s) without their original as failed." in out
+    assert "marked 1 video(s) without their original as failed;" in out

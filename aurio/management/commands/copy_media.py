@@ -12,12 +12,14 @@ READ_SIZE = 1024 * 1024
 
 
 def walk(storage: Storage, folder: str = "") -> Iterator[str]:
-    """Every file name under `folder`, through the storage API only."""
+    """Every file name under `folder`, through the storage API only (aurio's
+    temporary folder, `.tmp` in local media, is work in progress, not media)."""
     folders, files = storage.listdir(folder)
     for name in files:
         yield f"{folder}/{name}" if folder else name
     for sub in folders:
-        yield from walk(storage, f"{folder}/{sub}" if folder else sub)
+        if folder or sub != ".tmp":
+            yield from walk(storage, f"{folder}/{sub}" if folder else sub)
 
 
 def sha256_of(storage: Storage, name: str) -> str:

@@ -9,8 +9,14 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit import services as audit
 from audit.services import Action, Actor
+from aurio.storage import remove_stale_temp
+from uploads.services import uploads_expire
 from videos import processing, tasks
 from videos.models import Status, Video
+
+# Temporary files untouched this long belong to no live request or run (a run
+# touches its folder as it writes; a request body stalls out within a minute).
+TEMP_GRACE_SECONDS = 3600
 
 
 class Command(BaseCommand):
@@ -97,10 +103,18 @@ class Command(BaseCommand):
         return found
 
     def _sweep(self, every: float | None) -> None:
+        """Queue stuck videos again; and, as the one process that runs all the
+        time, let go of uploads that can't be finished any more and of
+        temporary files that killed processes left."""
         while True:
             requeued = tasks.requeue_stuck()
             for video in requeued:
                 self.stdout.write(f"video {video.pk}: was {video.status}, queued again")
+            expired, size = uploads_expire()
+            if expired:
+                self.stdout.write(f"{expired} upload(s) that can't be finished deleted ({size / 1e6:.1f} MB)")
+            for name in remove_stale_temp(older_than=TEMP_GRACE_SECONDS):
+                self.stdout.write(f"temporary file {name} left by a stopped process: deleted")
             if every is None:
                 self.stdout.write(f"{len(requeued)} stuck video(s) queued again.")
                 return

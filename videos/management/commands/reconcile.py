@@ -10,6 +10,12 @@ from django.utils import timezone
 from audit import services as audit
 from audit.services import Action, Actor
 from aurio.management.commands.copy_media import walk
+from aurio.storage import remove_stale_temp
+from invites.models import Invite
+from invites.services import invite_release_submission
+from uploads.models import Chunk, Upload
+from uploads.services import TusError, upload_finish
+from videos import services
 from videos.models import Status, Video
 
 MISSING_ORIGINAL = "original file missing from storage"
@@ -19,69 +25,132 @@ GRACE = timedelta(hours=1)
 
 class Command(BaseCommand):
     help = (
-        "Compare storage with the database, both ways: files under videos/ that no video refers to "
-        "(original, poster or MP4 rendition), and videos whose original file is missing. Only reports, "
-        "unless --fix: then orphan files older than an hour are deleted (younger ones may belong to "
-        f"an upload in flight) and videos without their original are marked failed ({MISSING_ORIGINAL!r})."
+        "Compare storage with the database, both ways: files under videos/ and uploads/ that no video "
+        "or upload part refers to, videos whose original is missing, and invites marked submitted "
+        "whose video was never recorded (the request died in between). Only reports, unless --fix: "
+        "then orphan files and aurio's temporary files older than an hour are deleted (younger ones may "
+        "belong to work in flight), videos without their original are marked failed "
+        f"({MISSING_ORIGINAL!r}), and unfinished submissions are completed from what was stored "
+        "(their stored original or their finished upload) or, with nothing stored, reopened so the "
+        "candidate can send again. An original an invite's unfinished submission or an upload still "
+        "needs is never deleted."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--fix", action="store_true", help="Delete old orphan files, fail broken videos.")
+        parser.add_argument(
+            "--fix", action="store_true", help="Delete old orphans, fail broken videos, complete submissions."
+        )
 
     def handle(self, *args: Any, fix: bool, **options: Any) -> None:
+        self.fix = fix
+        self.actor = Actor.command("reconcile --fix")
+        claimed = Invite.objects.filter(submission_id__isnull=False, submitted_at__isnull=False)
+        unfinished = [invite for invite in claimed if services.unfinished_claim(invite)]
+        deleted, kept = self._orphans(unfinished)
+        missing = self._missing_originals()
+        completed = self._unfinished(unfinished)
+        temp = remove_stale_temp(older_than=GRACE.total_seconds(), dry_run=not fix)
+        for name in temp:
+            self.stdout.write(f"temporary file {name}{': deleted' if fix else ''}")
+
+        if fix:
+            self.stdout.write(
+                f"Deleted {deleted} orphan file(s), kept {kept} younger than an hour; "
+                f"marked {len(missing)} video(s) without their original as failed; "
+                f"completed {completed} of {len(unfinished)} unfinished submission(s); "
+                f"deleted {len(temp)} old temporary file(s)."
+            )
+        else:
+            self.stdout.write(
+                f"{kept} orphan file(s); {len(missing)} video(s) without their original; "
+                f"{len(unfinished)} unfinished submission(s); {len(temp)} old temporary file(s). "
+                "Run with --fix to clean up."
+            )
+
+    def _orphans(self, unfinished: list[Invite]) -> tuple[int, int]:
+        """Files under videos/ and uploads/ nothing refers to."""
         storage = default_storage
         referenced: set[str] = set()
-        originals: dict[str, str] = {}
-        for pk, file, poster, playback in Video.objects.values_list("pk", "file", "poster", "playback"):
-            referenced.update(name for name in (file, poster, playback) if name)
-            originals[str(pk)] = file
-
+        for names in Video.objects.values_list("file", "poster", "playback"):
+            referenced.update(name for name in names if name)
+        referenced.update(Chunk.objects.values_list("name", flat=True))
+        # The stored original of a submission whose row never came is its only copy.
+        needed = tuple(f"videos/{invite.submission_id}/" for invite in unfinished)
         try:
             folders, _ = storage.listdir("")
         except FileNotFoundError:  # a local storage nothing was ever saved to
             folders = []
-        stored = set(walk(storage, "videos")) if "videos" in folders else set()
+        stored = [name for top in ("videos", "uploads") if top in folders for name in walk(storage, top)]
         cutoff = timezone.now() - GRACE
         deleted = kept = 0
-        actor = Actor.command("reconcile --fix")
-        for name in sorted(stored - referenced):
-            if fix and storage.get_modified_time(name) < cutoff:
+        for name in sorted(set(stored) - referenced):
+            if name.startswith(needed):
+                self.stdout.write(f"orphan file {name}: kept, an unfinished submission's original")
+                kept += 1
+            elif self.fix and storage.get_modified_time(name) < cutoff:
                 storage.delete(name)
                 audit.record(
-                    actor=actor, action=Action.DELETED, target=name, detail={"reason": "orphan file"}
+                    actor=self.actor, action=Action.DELETED, target=name, detail={"reason": "orphan file"}
                 )
                 deleted += 1
                 self.stdout.write(f"orphan file {name}: deleted")
             else:
                 kept += 1
-                note = ": kept, younger than an hour" if fix else ""
+                note = ": kept, younger than an hour" if self.fix else ""
                 self.stdout.write(f"orphan file {name}{note}")
+        return deleted, kept
 
+    def _missing_originals(self) -> list[str]:
+        storage = default_storage
         missing = [
-            video_id
-            for video_id, name in originals.items()
-            if not name or (name not in stored and not storage.exists(name))
+            str(video_id)
+            for video_id, name in Video.objects.values_list("pk", "file")
+            if not name or not storage.exists(name)
         ]
         for video_id in missing:
-            self.stdout.write(f"video {video_id}: original file missing{': marked failed' if fix else ''}")
-        if fix and missing:
+            self.stdout.write(
+                f"video {video_id}: original file missing{': marked failed' if self.fix else ''}"
+            )
+        if self.fix and missing:
             broken = Video.objects.filter(pk__in=missing)
             broken.update(status=Status.FAILED, failure_reason=MISSING_ORIGINAL)
             for video in broken.select_related("invite"):
                 audit.record(
-                    actor=actor,
+                    actor=self.actor,
                     action=Action.MARKED_FAILED,
                     target=video,
                     detail={"reason": MISSING_ORIGINAL},
                 )
+        return missing
 
-        if fix:
-            self.stdout.write(
-                f"Deleted {deleted} orphan file(s), kept {kept} younger than an hour; "
-                f"marked {len(missing)} video(s) without their original as failed."
-            )
-        else:
-            self.stdout.write(
-                f"{kept} orphan file(s); {len(missing)} video(s) without their original. "
-                "Run with --fix to clean up."
-            )
+    def _unfinished(self, unfinished: list[Invite]) -> int:
+        """Invites claimed for a video whose row was never written."""
+        completed = 0
+        for invite in unfinished:
+            label = f"invite {invite.pk} ({invite.email}): marked submitted, but its video was never recorded"
+            if not self.fix:
+                self.stdout.write(label)
+                continue
+            outcome = self._complete(invite)
+            completed += outcome.startswith("completed")
+            self.stdout.write(f"{label}: {outcome}")
+        return completed
+
+    def _complete(self, invite: Invite) -> str:
+        try:
+            video = services.video_recover_submission(invite=invite)
+        except services.UploadRefused as exc:
+            return f"its stored original can't be used ({exc.detail}); left as it is"
+        if video is not None:
+            return f"completed: video {video.pk} recorded from its stored original"
+        upload = Upload.objects.filter(pk=invite.submission_id, video__isnull=True).first()
+        if upload is not None and upload.is_complete:
+            try:
+                video = upload_finish(upload=upload)
+            except (TusError, services.UploadRefused) as exc:
+                return f"its upload could not be finished ({exc}); left as it is"
+            return f"completed: video {video.pk} recorded from its upload"
+        assert invite.submission_id is not None
+        invite_release_submission(invite=invite, video_id=invite.submission_id)
+        audit.record(actor=self.actor, action=Action.EDITED, target=invite, detail={"submission": "reopened"})
+        return "nothing of it was stored: reopened, the candidate can send again"
