@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +74,9 @@ class MediaInfo:
     height: int | None
     video_codec: str
     audio_codec: str
+    # How far the stored picture is turned for display (see `display_rotation`);
+    # width and height above are the picture as displayed.
+    rotation: int = 0
     frame_rate: float | None = None
 
 
@@ -83,7 +88,7 @@ def _open(path: Path) -> av.container.InputContainer:
 
 
 def probe(path: Path) -> MediaInfo:
-    """Streams, picture size, and the real length.
+    """Streams, picture size as displayed, and the real length.
 
     The length is measured from the packets themselves (demuxed, not decoded),
     never taken from the header: a header can say 30 s of a file that plays
@@ -97,14 +102,39 @@ def probe(path: Path) -> MediaInfo:
         timing = _measure(container, video)
         if not timing.video_packets:
             raise UnreadableVideo("The video has no pictures in it; it may be damaged or incomplete.")
+        width, height = video.codec_context.width or 0, video.codec_context.height or 0
+        rotation = display_rotation(video)
+        if rotation in (90, 270):
+            width, height = height, width
         return MediaInfo(
             duration_seconds=timing.seconds,
-            width=video.codec_context.width or None,
-            height=video.codec_context.height or None,
+            width=width or None,
+            height=height or None,
             video_codec=video.codec_context.name or "",
             audio_codec=audio.codec_context.name if audio is not None else "",
+            rotation=rotation,
             frame_rate=timing.frame_rate,
         )
+
+
+def display_rotation(stream: av.VideoStream) -> int:
+    """How far the picture is turned for display, counter-clockwise, in
+    quarter turns' degrees (0, 90, 180 or 270); 0 when the file says nothing.
+
+    Phones store the camera's picture as the sensor sees it and put a display
+    matrix in the file (MP4/MOV `tkhd`); FFmpeg hands it on as side data.
+    A held-upright iPhone's matrix reads as 270 (a quarter turn clockwise).
+    """
+    matrix = stream.codec_context.coded_side_data.get("display_matrix")
+    if not matrix or len(matrix) < 36:
+        return 0
+    a, b, _, c, d, *_ = struct.unpack("<9i", matrix[:36])
+    # As FFmpeg's av_display_rotation_get: the angle of the matrix's first column.
+    scale_x, scale_y = math.hypot(a, c), math.hypot(b, d)
+    if not scale_x or not scale_y:
+        return 0
+    degrees = -math.degrees(math.atan2(b / scale_y, a / scale_x))
+    return round(degrees / 90) % 4 * 90
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from videos import analysis
-from videos.media import UnreadableVideo
+from videos.media import UnreadableVideo, display_rotation
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +124,11 @@ def transcode(
         width, height = vin.codec_context.width, vin.codec_context.height
         if not width or not height:
             raise UnreadableVideo("The video has no picture size; it may be damaged.")
+        # Phones store the sensor's picture and say how to turn it for display;
+        # every picture made here (rendition, poster, analysis) is turned upright.
+        turns = display_rotation(vin) // 90
+        if turns % 2:
+            width, height = height, width
         out_w, out_h = playback_size(width, height)
         rate = _frame_rate(vin)
         origin = (src.start_time or 0) / av.time_base
@@ -148,6 +153,7 @@ def transcode(
             state = _PassState(
                 width=width,
                 height=height,
+                turns=turns,
                 origin=origin,
                 progress=progress,
                 max_seconds=max_seconds,
@@ -215,10 +221,12 @@ class _PassState:
         *,
         width: int,
         height: int,
+        turns: int = 0,
         origin: float,
         progress: Callable[[float], None] | None,
         max_seconds: float | None = None,
     ) -> None:
+        self.turns = turns
         self.origin = origin
         self.progress = progress
         self.max_seconds = max_seconds
@@ -256,25 +264,45 @@ class _PassState:
         self.pictures += 1
 
         if self.picture.due(seconds):
-            aw, ah = self.analysis_size
-            small = frame.reformat(width=aw, height=ah, format="bgr24").to_ndarray()
+            small = self._upright_bgr(frame, *self.analysis_size)
             gray = analysis.grayscale(small.astype(np.uint8, copy=False))
             look = self.picture.feed(seconds, gray)
             # A little preference for early frames, the way a take opens.
             score = look.poster_score - 0.001 * seconds
             if score > self.best_score or self.best_poster is None:
-                pw, ph = self.poster_size
-                self.best_poster = frame.reformat(width=pw, height=ph, format="bgr24").to_ndarray()
+                self.best_poster = self._upright_bgr(frame, *self.poster_size)
                 self.best_score = score
             if self.progress is not None and time.monotonic() - self._last_progress > 5:
                 self._last_progress = time.monotonic()
                 self.progress(seconds)
 
-        out = frame.reformat(width=vout.width, height=vout.height, format="yuv420p")
+        out = self._upright_yuv(frame, vout.width, vout.height)
         out.pts = pts
         out.time_base = VIDEO_TIME_BASE
         for packet in vout.encode(out):
             dst.mux(packet)
+
+    def _upright_bgr(self, frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
+        """The picture scaled to `width`×`height` once turned upright, as BGR."""
+        stored_w, stored_h = (height, width) if self.turns % 2 else (width, height)
+        pixels = frame.reformat(width=stored_w, height=stored_h, format="bgr24").to_ndarray()
+        return np.ascontiguousarray(np.rot90(pixels, self.turns)) if self.turns else pixels
+
+    def _upright_yuv(self, frame: av.VideoFrame, width: int, height: int) -> av.VideoFrame:
+        """The picture scaled to `width`×`height` (both even) once turned upright, as YUV 4:2:0."""
+        if not self.turns:
+            return frame.reformat(width=width, height=height, format="yuv420p")
+        stored_w, stored_h = (height, width) if self.turns % 2 else (width, height)
+        scaled = frame.reformat(width=stored_w, height=stored_h, format="yuv420p")
+        # Each plane (Y, then the half-size U and V) turned on its own; PyAV
+        # takes 4:2:0 as one array of the three planes one after the other.
+        planes = []
+        for plane in scaled.planes:
+            rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
+            planes.append(np.rot90(rows, self.turns).ravel())
+        return av.VideoFrame.from_ndarray(
+            np.concatenate(planes).reshape(height * 3 // 2, width), format="yuv420p"
+        )
 
     def audio_frame(
         self,

@@ -340,25 +340,43 @@ def lie_about_length(path: Path, *, seconds: float) -> Path:
 
 
 def make_rotated(
-    path: Path, *, rotation: int, size: tuple[int, int] = (320, 240), seconds: float = 1.0
+    path: Path,
+    *,
+    rotation: int,
+    size: tuple[int, int] = (320, 240),
+    seconds: float = 1.0,
+    picture: str = "halves",
 ) -> Path:
-    """A phone-style MP4/MOV (by the name's extension): the picture is stored
-    landscape with a display matrix that turns it `rotation` degrees
-    counter-clockwise for display (-90: a quarter turn clockwise, what an
-    iPhone held upright writes). The top half of the stored picture is white,
-    the bottom half black, so where the white ends up shows the turn."""
+    """A phone-style MP4 or MOV (by the name's extension): the picture is
+    stored `size` (landscape, as the sensor sees it) with a display matrix
+    that turns it `rotation` degrees counter-clockwise for display (-90, a
+    quarter turn clockwise, is what an iPhone held upright writes).
+
+    picture: "halves" (the top half of the *stored* picture white, the bottom
+    black, so where the white ends up shows the turn) or "face" (a face that
+    is upright only once the turn is applied).
+    """
     width, height = size
     rate = 10
     fmt = "mov" if path.suffix == ".mov" else "mp4"
-    pixels = np.zeros((height, width, 3), dtype=np.uint8)
-    pixels[: height // 2] = 255
+    turns = -rotation // 90  # np.rot90 turns counter-clockwise; the file's matrix undoes it
+    if picture == "halves":
+        pixels = np.zeros((height, width, 3), dtype=np.uint8)
+        pixels[: height // 2] = 255
+        stored = [pixels] * round(seconds * rate)
+    else:
+        upright = (height, width) if turns % 2 else (width, height)
+        stored = [
+            np.ascontiguousarray(np.rot90(frame.to_ndarray(format="rgb24"), turns))
+            for frame in _pictures(picture, seconds, *upright, rate)
+        ]
     with av.open(str(path), "w", format=fmt) as out:
         vstream = out.add_stream("libx264", rate=rate)
         vstream.width, vstream.height, vstream.pix_fmt = width, height, "yuv420p"
         vstream.options = {"preset": "ultrafast"}
         vstream.set_display_rotation(rotation)
         astream = out.add_stream("aac", rate=AUDIO_RATE)
-        for i in range(round(seconds * rate)):
+        for i, pixels in enumerate(stored):
             frame = av.VideoFrame.from_ndarray(pixels, format="rgb24").reformat(format="yuv420p")
             frame.pts, frame.time_base = i, Fraction(1, rate)
             for packet in vstream.encode(frame):
