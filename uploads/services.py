@@ -163,23 +163,26 @@ def _spool(
     sha256 = hashlib.sha256()
     verify = CHECKSUMS[checksum.algorithm]() if checksum else None
     size, complete, stalled = 0, True, False
-    with path.open("wb") as out:
-        while True:
-            try:
-                data = stream.read(min(READ_SIZE, limit - size + 1))
-            except OSError as exc:  # includes Django's UnreadablePostError: the client went away
-                complete = False
-                stalled = isinstance(exc, TimeoutError) or isinstance(exc.__cause__, TimeoutError)
-                break
-            if not data:
-                break
-            size += len(data)
-            if size > limit:
-                raise _too_many_bytes(left)
-            sha256.update(data)
-            if verify:
-                verify.update(data)
-            out.write(data)
+    try:
+        with path.open("wb") as out:
+            while True:
+                try:
+                    data = stream.read(min(READ_SIZE, limit - size + 1))
+                except OSError as exc:  # includes Django's UnreadablePostError: the client went away
+                    complete = False
+                    stalled = isinstance(exc, TimeoutError) or isinstance(exc.__cause__, TimeoutError)
+                    break
+                if not data:
+                    break
+                size += len(data)
+                if size > limit:
+                    raise _too_many_bytes(left)
+                sha256.update(data)
+                if verify:
+                    verify.update(data)
+                out.write(data)
+    except OSError as exc:  # writing failed: the temporary folder's disk is full
+        raise _no_room() from exc
     if stalled:
         # The web server's idle timeout (gunicorn.conf.py) fired: what arrived
         # can be kept only when no checksum has to vouch for the whole chunk.
@@ -193,6 +196,11 @@ def _spool(
     if checksum and verify and verify.digest() != checksum.digest:
         raise TusError(460, f"The {checksum.algorithm} checksum of the chunk does not match Upload-Checksum.")
     return path, size, sha256.hexdigest(), complete
+
+
+def _no_room() -> TusError:
+    log.exception("upload: no room to receive a chunk")
+    return TusError(503, "We couldn't store this part just now; please try again in a minute.")
 
 
 def _too_many_bytes(left: int) -> TusError:

@@ -167,7 +167,12 @@ def upload_video(request: HttpRequest, token: str) -> Status:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
         if declared > settings.AURIO_MAX_UPLOAD_BYTES + 64 * 1024:
             services.check_upload_size(declared)
-        upload = request.FILES.get("file")
+        try:
+            upload = request.FILES.get("file")
+        except OSError as exc:  # no room to spool the body (Django's upload handler)
+            raise services.StorageUnavailable(
+                "We couldn't store your video just now. Please try again in a minute."
+            ) from exc
         if upload is None:
             raise services.EmptyUpload("Send the video as the multipart form field 'file'.")
         video = services.video_accept_upload(invite=invite, upload=upload)

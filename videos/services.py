@@ -175,7 +175,10 @@ def video_accept_upload(*, invite: Invite, upload: UploadedFile, video_id: uuid.
     check_upload_size(upload.size)
     with temporary_directory("accept") as tmp:
         workdir = Path(tmp)
-        source = _local_copy(upload, workdir)
+        try:
+            source = _local_copy(upload, workdir)
+        except OSError as exc:  # no room in the temporary folder
+            raise _unavailable(exc) from exc
         container, info = _examine(source)
         _check_duration(info)
 
@@ -203,16 +206,18 @@ def video_accept_upload(*, invite: Invite, upload: UploadedFile, video_id: uuid.
                 sha256=video.sha256,
             )
         except OSError as exc:
-            log.exception("storing video %s failed", video.id)
-            raise StorageUnavailable(
-                "We couldn't store your video just now. Please try again in a minute."
-            ) from exc
+            raise _unavailable(exc) from exc
     video.file.name = name
     recorded = _record(video, invite)
     if recorded is not video:
         return recorded  # a concurrent request completed this very submission
     _submitted(video)
     return video
+
+
+def _unavailable(exc: OSError) -> StorageUnavailable:
+    log.error("storing an answer failed: %s", exc, exc_info=exc)
+    return StorageUnavailable("We couldn't store your video just now. Please try again in a minute.")
 
 
 def _submitted(video: Video) -> None:
