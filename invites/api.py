@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
-from pydantic import EmailStr, Field
+from pydantic import EmailStr, Field, field_validator
 
 from audit.services import Actor
 from aurio.api import RECRUITER_ERRORS, Error, recruiter_auth, require_permission
@@ -25,6 +25,14 @@ class InviteIn(Schema):
     email: EmailStr
     name: str = Field("", max_length=200)
     expiresAt: datetime | None = None
+
+    @field_validator("name")
+    @classmethod
+    def printable(cls, value: str) -> str:
+        # PostgreSQL can't store a NUL byte at all; no name needs a control character.
+        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ValueError("The name must not contain control characters (such as a NUL byte).")
+        return value
 
 
 class InviteOut(Schema):

@@ -326,3 +326,14 @@ def test_submitted_invite_checks_ok_but_cannot_submit_again(client: Client, invi
 
 def test_post_to_a_token_is_not_allowed(client: Client, invite: Invite) -> None:
     assert client.post(f"/api/v1/invites/{invite.token}").status_code == 405
+
+
+@pytest.mark.parametrize("name", ["Ann\x00Lee", "Ann\x07", "tab\there"])
+def test_a_name_with_control_characters_is_422_not_a_500(api: Client, db: None, name: str) -> None:
+    """PostgreSQL refuses a NUL byte in text: it must be a clear 422, never a 500."""
+    response = api.post(
+        "/api/v1/invites", {"email": "c@example.com", "name": name}, content_type="application/json"
+    )
+    assert response.status_code == 422
+    assert "control characters" in response.content.decode()
+    assert not Invite.objects.exists()

@@ -126,3 +126,13 @@ def test_header_is_case_insensitive_and_a_bom_is_ignored(tmp_path: Path) -> None
 def test_days_must_be_positive(tmp_path: Path) -> None:
     with pytest.raises(CommandError, match="--days"):
         run(csv_file(tmp_path, "email\nada@example.com\n"), "--days", "0")
+
+
+def test_a_row_with_a_nul_byte_is_refused_and_the_others_created(tmp_path: Path) -> None:
+    path = tmp_path / "invites.csv"
+    path.write_text("email,name\na@example.com,Ann\x00Lee\nb@example.com,Bob\n")
+    out = StringIO()
+    with pytest.raises(CommandError, match="1 row\\(s\\) failed"):
+        call_command("import_invites", str(path), stdout=out)
+    assert "line 2: a@example.com: error: control characters" in out.getvalue()
+    assert list(Invite.objects.values_list("email", flat=True)) == ["b@example.com"]

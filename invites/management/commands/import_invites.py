@@ -84,6 +84,8 @@ def _check_row(email: str, row: dict[str, str | None], seen: dict[str, int]) -> 
         raise ValueError(f"duplicate of line {seen[email]}")
     if len((row.get("name") or "").strip()) > 200:
         raise ValueError("name is longer than 200 characters")
+    if any(ord(c) < 32 or ord(c) == 127 for field in ("email", "name") for c in (row.get(field) or "")):
+        raise ValueError("control characters (such as a NUL byte) in the email or name")
     raw = (row.get("expires_at") or "").strip()
     if not raw:
         return None
