@@ -1,11 +1,34 @@
+"""`/healthz`, and the heartbeat workers write so that it can tell a queue
+nobody works on from a quiet one.
+
+A worker (`manage.py run_worker`, `python -m aurio.tasks_redis`) runs a
+`Heartbeat` thread that records the time every AURIO_WORKER_HEARTBEAT_SECONDS.
+/healthz fails ("worker": "error") only when tasks have been waiting for six
+beats *and* no worker has beaten for as long: a task queued a moment ago, or a
+worker that is just starting, is not an outage, so neither the test suite nor
+a fresh `make run` sees a failure before the first beat.
+"""
+
 from __future__ import annotations
 
 import logging
+import shutil
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
-from django.core.files.storage import default_storage
-from django.db import connection
+from django.conf import settings
+from django.core.cache import cache
+from django.core.cache.backends.dummy import DummyCache
+from django.core.cache.backends.locmem import LocMemCache
+from django.core.files.storage import FileSystemStorage, Storage, default_storage
+from django.db import connection, connections
 from django.http import HttpRequest, JsonResponse
 from django.tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
+from django.tasks.backends.base import BaseTaskBackend
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django_tasks_db.backend import DatabaseBackend
@@ -13,6 +36,9 @@ from django_tasks_db.backend import DatabaseBackend
 from aurio.tasks_redis import RedisBackend
 
 log = logging.getLogger(__name__)
+
+# A worker is taken as gone after this many missed beats.
+STALE_BEATS = 6
 
 
 def _database_ok() -> bool:
@@ -32,6 +58,32 @@ def _storage_ok() -> bool:
     except Exception:
         log.exception("healthz: storage unreachable")
         return False
+
+
+def storage_free_bytes(storage: Storage) -> int | None:
+    """Free bytes on the filesystem of a local storage (None for others: S3 has no "full")."""
+    if not isinstance(storage, FileSystemStorage):
+        return None
+    path = Path(storage.location)
+    while not path.exists() and path != path.parent:
+        path = path.parent  # the media folder is made on the first save
+    return shutil.disk_usage(path).free
+
+
+def _free_bytes() -> tuple[bool, int | None]:
+    try:
+        free = storage_free_bytes(default_storage)
+    except OSError:
+        log.exception("healthz: can't tell the free space of the media folder")
+        return False, None
+    if free is not None and free < settings.AURIO_MIN_FREE_BYTES:
+        log.error(
+            "healthz: %d bytes free for media, fewer than AURIO_MIN_FREE_BYTES (%d)",
+            free,
+            settings.AURIO_MIN_FREE_BYTES,
+        )
+        return False, free
+    return True, free
 
 
 def check_queue() -> None:
@@ -62,13 +114,135 @@ def _queue_ok() -> bool:
         return False
 
 
+# --- the worker's heartbeat ------------------------------------------------------------------
+
+
+def _beat_key(backend: BaseTaskBackend) -> str:
+    return f"worker-heartbeat:{backend.alias}"
+
+
+def record_heartbeat(backend: BaseTaskBackend | None = None) -> None:
+    """Say that a worker of `backend` (the default one) is alive, now.
+
+    The Redis queue keeps the beat in its own Redis; other backends in the
+    cache, which every process shares (except a per-process one, see below).
+    """
+    backend = backend or task_backends[DEFAULT_TASK_BACKEND_ALIAS]
+    if isinstance(backend, RedisBackend):
+        backend.record_heartbeat()
+    else:
+        cache.set(_beat_key(backend), time.time(), timeout=86400)
+
+
+def last_heartbeat(backend: BaseTaskBackend | None = None) -> float | None:
+    """When a worker of `backend` last beat (a Unix time), None if none has for a day."""
+    backend = backend or task_backends[DEFAULT_TASK_BACKEND_ALIAS]
+    if isinstance(backend, RedisBackend):
+        return backend.last_heartbeat()
+    value = cache.get(_beat_key(backend))
+    return float(value) if value is not None else None
+
+
+def _tasks_waiting_since(backend: BaseTaskBackend, cutoff_seconds: float) -> bool | None:
+    """Has a task been due for `cutoff_seconds` without being started? (None: can't tell)."""
+    cutoff = timezone.now() - timedelta(seconds=cutoff_seconds)
+    if isinstance(backend, RedisBackend):
+        oldest = backend.oldest_waiting()
+        return oldest is not None and oldest <= cutoff
+    if isinstance(backend, DatabaseBackend):
+        from django.db.models import Q
+        from django_tasks_db.models import DBTaskResult, get_date_max
+
+        return (
+            DBTaskResult.objects.ready()
+            .filter(backend_name=backend.alias, enqueued_at__lte=cutoff)
+            .filter(Q(run_after=get_date_max()) | Q(run_after__lte=cutoff))
+            .exists()
+        )
+    return None  # immediate and dummy backends keep no queue a worker serves
+
+
+def worker_alive() -> bool | None:
+    """False when tasks wait and no worker beats; None when that can't be told."""
+    backend = task_backends[DEFAULT_TASK_BACKEND_ALIAS]
+    if not isinstance(backend, RedisBackend) and isinstance(cache, LocMemCache | DummyCache):
+        return None  # a worker's beat in its own process's memory can't be seen from here
+    stale = STALE_BEATS * settings.AURIO_WORKER_HEARTBEAT_SECONDS
+    try:
+        waiting = _tasks_waiting_since(backend, stale)
+        if not waiting:
+            return None if waiting is None else True
+        beat = last_heartbeat(backend)
+    except Exception:
+        log.exception("healthz: can't read the queue or the workers' heartbeat")
+        return None
+    if beat is not None and time.time() - beat < stale:
+        return True
+    log.error(
+        "healthz: tasks have waited over %d s and no worker has beaten for as long (last beat: %s)",
+        stale,
+        "never" if beat is None else f"{time.time() - beat:.0f} s ago",
+    )
+    return False
+
+
+class Heartbeat:
+    """A daemon thread that calls `record_heartbeat` now and every `interval` seconds.
+
+    A beat that fails (the database locked or away) is logged and the next one
+    tried as usual: the thread never stops the worker.
+    """
+
+    def __init__(self, interval: float | None = None, backend: BaseTaskBackend | None = None) -> None:
+        self.interval = float(interval or settings.AURIO_WORKER_HEARTBEAT_SECONDS)
+        self.backend = backend
+        self.beats = 0
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="aurio-heartbeat", daemon=True)
+
+    def start(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=5)  # a beat stuck on a locked database: it is a daemon thread
+
+    def _run(self) -> None:
+        failing = False
+        while True:
+            try:
+                record_heartbeat(self.backend)
+                self.beats += 1
+                if failing:
+                    log.info("heartbeat: recorded again")
+                failing = False
+            except Exception:
+                if not failing:
+                    log.warning("heartbeat: could not record it; trying again", exc_info=True)
+                failing = True
+            finally:
+                connections.close_all()  # this thread's own connections
+            if self._stopped.wait(self.interval):
+                return
+
+
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    checks = {"database": _database_ok(), "storage": _storage_ok(), "queue": _queue_ok()}
-    healthy = all(checks.values())
-    body = {
+    enough_space, free = _free_bytes()
+    checks = {
+        "database": _database_ok(),
+        "storage": _storage_ok() and enough_space,
+        "queue": _queue_ok(),
+    }
+    worker = worker_alive()
+    healthy = all(checks.values()) and worker is not False
+    body: dict[str, Any] = {
         "status": "ok" if healthy else "unavailable",
         **{k: "ok" if v else "error" for k, v in checks.items()},
+        "worker": {True: "ok", False: "error", None: "unknown"}[worker],
     }
+    if free is not None:
+        body["storageFreeBytes"] = free
     return JsonResponse(body, status=200 if healthy else 503)

@@ -243,7 +243,11 @@ AURIO_MAX_UPLOAD_BYTES = envint("AURIO_MAX_UPLOAD_BYTES", str(500 * 1024 * 1024)
 # /healthz fails when local media's filesystem has fewer bytes free: room for
 # the largest upload twice (its chunks and the file assembled from them sit side
 # by side until the chunks are deleted). S3 storage is not checked.
-AURIO_MIN_FREE_BYTES = envint("AURIO_MIN_FREE_BYTES", str(2 * AURIO_MAX_UPLOAD_BYTES))
+AURIO_MIN_FREE_BYTES = (
+    envint("AURIO_MIN_FREE_BYTES", "0")
+    if os.environ.get("AURIO_MIN_FREE_BYTES")
+    else 2 * AURIO_MAX_UPLOAD_BYTES
+)
 AURIO_MAX_DURATION_SECONDS = envint("AURIO_MAX_DURATION_SECONDS", "120")
 # Recorders overshoot a little when they stop at the limit.
 AURIO_DURATION_TOLERANCE_SECONDS = envint("AURIO_DURATION_TOLERANCE_SECONDS", "3")

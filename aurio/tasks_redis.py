@@ -39,6 +39,7 @@ import argparse
 import dataclasses
 import logging
 import os
+import time
 import traceback
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -175,6 +176,35 @@ class RedisBackend(BaseTaskBackend):
         if job.func_name != EXECUTE or job.meta.get("backend") != self.alias:
             raise TaskResultDoesNotExist(result_id)
         return _result(job)
+
+    # --- for /healthz -------------------------------------------------------------
+
+    @property
+    def heartbeat_key(self) -> str:
+        return f"{self.config['queue_prefix']}worker-heartbeat"
+
+    def record_heartbeat(self) -> None:
+        """A worker of this queue is alive now (kept in the queue's own Redis)."""
+        self.connection.set(self.heartbeat_key, repr(time.time()), ex=86400)
+
+    def last_heartbeat(self) -> float | None:
+        value = self.connection.get(self.heartbeat_key)
+        return float(value) if value is not None else None
+
+    def oldest_waiting(self) -> datetime | None:
+        """When the job waiting longest in this backend's queues was queued (None: none waits)."""
+        oldest: datetime | None = None
+        for name in self.queues:
+            queue = self.rq_queue(name)
+            for job_id in queue.get_job_ids(0, 1):
+                try:
+                    job = Job.fetch(job_id, connection=self.connection, serializer=JSONSerializer)
+                except NoSuchJobError:
+                    continue
+                queued = _aware(job.enqueued_at)
+                if queued is not None and (oldest is None or queued < oldest):
+                    oldest = queued
+        return oldest
 
     def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
         messages = list(super().check(**kwargs))
@@ -317,8 +347,15 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"the task backend {options.backend!r} is {type(backend).__module__}.{type(backend).__name__}, "
             "not aurio.tasks_redis.RedisBackend; its worker is another command (manage.py db_worker)"
         )
+    from aurio.health import Heartbeat
+
     worker = backend.worker(options.queues, fork=not options.no_fork, name=options.name)
-    worker.work(burst=options.burst, with_scheduler=True, logging_level="INFO")
+    # /healthz tells a queue nobody works on by the lack of this beat (aurio/health.py).
+    heartbeat = Heartbeat(backend=backend).start()
+    try:
+        worker.work(burst=options.burst, with_scheduler=True, logging_level="INFO")
+    finally:
+        heartbeat.stop()
 
 
 if __name__ == "__main__":
