@@ -26,7 +26,6 @@ logger_class = "aurio.logs.RedactingGunicornLogger"
 _limits = SlowClientLimits(
     idle=float(os.environ.get("WEB_IDLE_TIMEOUT", "30")),
     min_rate=float(os.environ.get("WEB_MIN_UPLOAD_RATE", "2048")),
-    max_body=int(os.environ.get("AURIO_MAX_UPLOAD_BYTES", str(500 * 1024 * 1024))),
 )
 pre_request = _limits.pre_request
 post_request = _limits.post_request

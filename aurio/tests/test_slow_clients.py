@@ -8,6 +8,7 @@ be answered once the bound has passed.
 from __future__ import annotations
 
 import http.client
+import io
 import os
 import socket
 import subprocess
@@ -15,10 +16,20 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from gunicorn.http.unreader import SocketUnreader
 
-from aurio.slowclients import SlowClientLimits, Watchdog, body_length
+from aurio.slowclients import (
+    BodyDeadline,
+    BodyProgress,
+    BodyRate,
+    SlowClientLimits,
+    Watchdog,
+    body_length,
+    count_reads,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,18 +42,63 @@ def test_body_length_reads_content_length_and_chunked() -> None:
     assert body_length([("Content-Length", "nonsense")]) == 0
 
 
-def test_a_body_must_arrive_at_the_minimum_rate_after_the_grace_period() -> None:
-    limits = SlowClientLimits(idle=30, min_rate=2048, max_body=10 * 2048)
-    assert limits.deadline(0, now=100.0) is None
-    assert limits.deadline(2048 * 60, now=100.0) == 100.0 + 30 + 60
-    assert limits.deadline(None, now=100.0) == 100.0 + 30 + 10  # chunked: as if the largest upload
-    assert limits.deadline(2048 * 60, now=100.0, path="/api/v1/upload/abc") == 100.0 + 30 + 60
+def request(path: str, headers: list[tuple[str, str]], unreader: object = None) -> SimpleNamespace:
+    """What the hooks see of a gunicorn request."""
+    reader = unreader or SimpleNamespace(buf=io.BytesIO(), chunk=lambda size_hint=None: b"")
+    return SimpleNamespace(path=path, headers=headers, unreader=reader)
+
+
+def test_an_upload_must_keep_arriving_at_the_minimum_rate_after_the_grace_period() -> None:
+    limits = SlowClientLimits(idle=30, min_rate=2048)
+    rule = limits.rule(request("/api/v1/upload/abc", [("Content-Length", str(100 << 20))]), now=100.0)
+    assert isinstance(rule, BodyRate)
+    assert not rule.overdue(129.0)  # the grace period: nothing need have come yet
+    rule.progress.received = 2048 * 10
+    assert not rule.overdue(140.0)  # ten seconds after the grace period, ten seconds' worth
+    assert rule.overdue(141.0)
+    rule.progress.received = 0
+    assert rule.overdue(131.0)  # nothing at all: cut a second after the grace period, not in 14 hours
+
+
+def test_a_tus_patch_and_a_chunked_upload_are_held_to_the_rate_too() -> None:
+    limits = SlowClientLimits(idle=30, min_rate=2048)
+    patch = limits.rule(request("/api/v1/tus/tok/up", [("Content-Length", "5000000")]), now=0.0)
+    chunked = limits.rule(request("/api/v1/upload/abc", [("Transfer-Encoding", "chunked")]), now=0.0)
+    assert isinstance(patch, BodyRate) and isinstance(chunked, BodyRate)
+    assert chunked.length is None and chunked.overdue(32.0)
+
+
+def test_a_whole_upload_is_never_cut_while_the_view_works_on_it() -> None:
+    rule = BodyRate(progress=BodyProgress(), started=0.0, grace=30, min_rate=2048, length=1000)
+    rule.progress.received = 1000
+    assert not rule.overdue(3600.0)
 
 
 def test_a_body_for_anything_but_an_upload_must_be_in_soon_whatever_its_length() -> None:
-    limits = SlowClientLimits(idle=30, min_rate=2048, max_body=10 * 2048)
-    assert limits.deadline(2_500_000, now=100.0, path="/admin/login/") == 100.0 + 60
-    assert limits.deadline(None, now=100.0, path="/api/v1/invites") == 100.0 + 60
+    limits = SlowClientLimits(idle=30, min_rate=2048)
+    form = limits.rule(request("/admin/login/", [("Content-Length", "2500000")]), now=100.0)
+    api = limits.rule(request("/api/v1/invites", [("Transfer-Encoding", "chunked")]), now=100.0)
+    assert isinstance(form, BodyDeadline) and form.deadline == 160.0
+    assert isinstance(api, BodyDeadline) and api.deadline == 160.0
+    assert limits.rule(request("/api/v1/upload/abc", []), now=100.0) is None  # no body, nothing to watch
+
+
+def test_the_socket_reader_counts_what_arrives() -> None:
+    server, client = socket.socketpair()
+    with server, client:
+        unreader = SocketUnreader(server)
+        client.sendall(b"x" * 1000)
+        progress = count_reads(unreader)
+        assert progress.received == 0
+        assert len(unreader.read(1000)) == 1000
+        assert progress.received == 1000
+        client.sendall(b"y" * 300)
+        unreader.unread(unreader.read(300)[100:])  # 200 bytes read ahead with the next request's headers
+        assert count_reads(unreader) is progress  # one counter per connection, the reader wrapped once
+        assert progress.received == 200  # the next request starts from what was read ahead
+        client.sendall(b"z" * 50)
+        unreader.read(250)
+        assert progress.received == 250
 
 
 def test_the_watchdog_ends_overdue_reads_and_leaves_the_others() -> None:
@@ -50,7 +106,10 @@ def test_the_watchdog_ends_overdue_reads_and_leaves_the_others() -> None:
     overdue_server, overdue_client = socket.socketpair()
     timely_server, timely_client = socket.socketpair()
     with overdue_server, overdue_client, timely_server, timely_client:
-        watchdog._deadlines = {overdue_server: 10.0, timely_server: 20.0}  # no thread: check() by hand
+        watchdog._watched = {
+            overdue_server: BodyDeadline(10.0),
+            timely_server: BodyDeadline(20.0),
+        }  # no thread
         watchdog.check(now=15.0)
         assert overdue_server.recv(10) == b""  # a blocked read would return at once: end of body
         timely_server.setblocking(False)
