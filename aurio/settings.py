@@ -251,6 +251,10 @@ AURIO_MIN_FREE_BYTES = (
 AURIO_MAX_DURATION_SECONDS = envint("AURIO_MAX_DURATION_SECONDS", "120")
 # Recorders overshoot a little when they stop at the limit.
 AURIO_DURATION_TOLERANCE_SECONDS = envint("AURIO_DURATION_TOLERANCE_SECONDS", "3")
+# Budgets checked at upload, before anything decodes a picture: the largest
+# picture in pixels (either way up; default 4K) and the highest frame rate.
+AURIO_MAX_VIDEO_PIXELS = envint("AURIO_MAX_VIDEO_PIXELS", str(3840 * 2160))
+AURIO_MAX_FRAME_RATE = envint("AURIO_MAX_FRAME_RATE", "120")
 AURIO_INVITE_DAYS = envint("AURIO_INVITE_DAYS", "14")
 # How many takes a candidate may start on one invite (the server counts them).
 AURIO_MAX_ATTEMPTS = envint("AURIO_MAX_ATTEMPTS", "3")
@@ -291,6 +295,10 @@ AURIO_PROCESSING_LEASE_SECONDS = envint("AURIO_PROCESSING_LEASE_SECONDS", "300")
 AURIO_PROCESSING_TRIES = envint("AURIO_PROCESSING_TRIES", "3")
 # How often `manage.py process_videos --stuck --every` looks for videos to restart.
 AURIO_PROCESSING_SWEEP_SECONDS = envint("AURIO_PROCESSING_SWEEP_SECONDS", "60")
+# Each take is transcoded in a child process held to this much address space
+# (MB) and this much time (seconds); one that needs more fails alone, with a reason.
+AURIO_PROCESSING_MEMORY_MB = envint("AURIO_PROCESSING_MEMORY_MB", "2048")
+AURIO_PROCESSING_TIMEOUT_SECONDS = envint("AURIO_PROCESSING_TIMEOUT_SECONDS", "900")
 # Workers write a heartbeat this often; /healthz fails when tasks have waited
 # six beats (a minute by default) and no worker has beaten for as long.
 AURIO_WORKER_HEARTBEAT_SECONDS = envint("AURIO_WORKER_HEARTBEAT_SECONDS", "10")

@@ -15,8 +15,18 @@ from pathlib import Path
 
 import av
 import av.error
+from django.conf import settings
 
 log = logging.getLogger(__name__)
+
+# Defaults of the budgets (settings AURIO_MAX_VIDEO_PIXELS, AURIO_MAX_FRAME_RATE).
+MAX_VIDEO_PIXELS = 3840 * 2160
+MAX_FRAME_RATE = 120
+_NAMED_SIZES = {
+    3840 * 2160: "4K (3840×2160)",
+    1920 * 1080: "1080p (1920×1080)",
+    1280 * 720: "720p (1280×720)",
+}
 
 
 class NotAVideo(Exception):
@@ -25,6 +35,14 @@ class NotAVideo(Exception):
 
 class UnreadableVideo(Exception):
     """The container signature is right but the file can't be decoded (422)."""
+
+
+class OverBudget(UnreadableVideo):
+    """The picture is larger, or the frame rate higher, than aurio processes (422).
+
+    A few hundred kilobytes of H.264 can hold frames of 16000×16000 pixels,
+    384 MB each once decoded: such a file is refused before anything decodes it.
+    """
 
 
 @dataclass(frozen=True)
@@ -80,29 +98,56 @@ class MediaInfo:
     frame_rate: float | None = None
 
 
-def _open(path: Path) -> av.container.InputContainer:
+def _open(path: Path, *, max_pixels: int | None = None) -> av.container.InputContainer:
+    # Opening decodes a few frames to learn the streams' parameters; the
+    # decoders' own pixel limit keeps that from allocating a bomb's frames.
+    options = {"max_pixels": str(max_pixels)} if max_pixels else None
     try:
-        return av.open(str(path))
+        return av.open(str(path), options=options)
     except (av.error.FFmpegError, UnicodeDecodeError) as exc:
         raise UnreadableVideo("The video could not be read; it may be damaged or incomplete.") from exc
 
 
-def probe(path: Path) -> MediaInfo:
+def budgets() -> tuple[int, float]:
+    """The largest picture (pixels) and the highest frame rate aurio accepts."""
+    return (
+        int(getattr(settings, "AURIO_MAX_VIDEO_PIXELS", MAX_VIDEO_PIXELS)),
+        float(getattr(settings, "AURIO_MAX_FRAME_RATE", MAX_FRAME_RATE)),
+    )
+
+
+def probe(path: Path, *, max_pixels: int | None = None, max_frame_rate: float | None = None) -> MediaInfo:
     """Streams, picture size as displayed, and the real length.
 
     The length is measured from the packets themselves (demuxed, not decoded),
     never taken from the header: a header can say 30 s of a file that plays
-    for 10 minutes.
+    for 10 minutes. Pictures above `max_pixels` and frame rates above
+    `max_frame_rate` (by default the settings AURIO_MAX_VIDEO_PIXELS and
+    AURIO_MAX_FRAME_RATE) raise OverBudget.
     """
-    with _open(path) as container:
+    default_pixels, default_rate = budgets()
+    max_pixels = max_pixels or default_pixels
+    max_frame_rate = max_frame_rate or default_rate
+    # Twice the budget for the decoders: the refusal below, with its message,
+    # is ours; theirs only guards the memory.
+    with _open(path, max_pixels=2 * max_pixels) as container:
         video = next(iter(container.streams.video), None)
         if video is None:
             raise NotAVideo("This file has no video in it.")
         audio = next(iter(container.streams.audio), None)
+        width, height = video.codec_context.width or 0, video.codec_context.height or 0
+        if width * height > max_pixels:
+            raise OverBudget(
+                f"The video is {width}×{height} pixels; the largest we accept is {_size_name(max_pixels)}."
+            )
         timing = _measure(container, video)
         if not timing.video_packets:
             raise UnreadableVideo("The video has no pictures in it; it may be damaged or incomplete.")
-        width, height = video.codec_context.width or 0, video.codec_context.height or 0
+        rate = timing.frame_rate
+        if rate is not None and rate > max_frame_rate * 1.01:
+            raise OverBudget(
+                f"The video has {rate:.0f} frames a second; the most we accept is {max_frame_rate:g}."
+            )
         rotation = display_rotation(video)
         if rotation in (90, 270):
             width, height = height, width
@@ -113,8 +158,12 @@ def probe(path: Path) -> MediaInfo:
             video_codec=video.codec_context.name or "",
             audio_codec=audio.codec_context.name if audio is not None else "",
             rotation=rotation,
-            frame_rate=timing.frame_rate,
+            frame_rate=rate,
         )
+
+
+def _size_name(pixels: int) -> str:
+    return _NAMED_SIZES.get(pixels) or f"{pixels / 1e6:.1f} megapixels a frame"
 
 
 def display_rotation(stream: av.VideoStream) -> int:

@@ -192,6 +192,8 @@ def run(claim: Claim) -> Video:
             info = media.probe(source)
         except media.NotAVideo as exc:
             raise Failed(str(exc)) from exc
+        except media.OverBudget as exc:
+            raise Failed(str(exc)) from exc
         except media.UnreadableVideo as exc:
             raise Failed(UNREADABLE) from exc
         check_duration(info.duration_seconds)
@@ -199,16 +201,25 @@ def run(claim: Claim) -> Video:
 
         limit = settings.AURIO_MAX_DURATION_SECONDS
         try:
+            # In a child process held to memory and time limits: a file that
+            # needs more fails alone, and this worker goes on to the next one.
             outputs = transcode.transcode(
                 source,
                 workdir,
                 progress=lambda seconds: heartbeat(claim),
                 max_seconds=limit + settings.AURIO_DURATION_TOLERANCE_SECONDS,
+                max_pixels=settings.AURIO_MAX_VIDEO_PIXELS,
+                limits=transcode.Limits(
+                    memory_mb=settings.AURIO_PROCESSING_MEMORY_MB,
+                    timeout_seconds=settings.AURIO_PROCESSING_TIMEOUT_SECONDS,
+                ),
             )
         except transcode.TooLong as exc:
             raise Failed(f"The video runs longer than the limit of {_format_seconds(limit)}.") from exc
         except media.UnreadableVideo as exc:
             raise Failed(str(exc) or UNREADABLE) from exc
+        except transcode.OverLimit as exc:
+            raise Failed(str(exc)) from exc
         heartbeat(claim)
         suggestion = analysis.suggest(outputs.findings)
 

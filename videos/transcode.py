@@ -7,16 +7,32 @@ and, resampled to 16 kHz mono, handed to the speech analyser. Nothing holds
 more than a few frames at a time, so memory stays flat however long the take.
 
 FFmpeg comes through PyAV's wheels (libx264 for H.264, FFmpeg's own AAC).
+
+Given `limits`, the pass runs in a child process (`python -m videos.transcode`)
+held to an address-space limit (RLIMIT_AS) and a wall-clock limit: a file
+that needs more (a decompression bomb, a decoder gone astray) fails alone and
+the worker goes on. The child reports its progress as JSON lines, so the
+worker keeps the video's heartbeat going while it waits.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import resource
+import select
+import signal
+import subprocess
+import sys
+import tempfile
 import time
+import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import av.error
@@ -24,7 +40,7 @@ import cv2
 import numpy as np
 
 from videos import analysis
-from videos.media import UnreadableVideo, display_rotation
+from videos.media import OverBudget, UnreadableVideo, display_rotation
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +119,21 @@ def transcode(
     *,
     progress: Callable[[float], None] | None = None,
     max_seconds: float | None = None,
+    max_pixels: int | None = None,
+    limits: Limits | None = None,
 ) -> Outputs:
     """Decode `source` once; write playback.mp4 and poster.jpg into `workdir`.
 
     A frame that begins past `max_seconds` stops the pass with TooLong,
     whatever the probe measured: a length limit is also a limit on the work.
+    Pictures above `max_pixels` are refused (OverBudget), including ones that
+    grow mid-stream. With `limits`, the pass runs in a child process held to
+    them (OverLimit when it needs more).
     """
+    if limits is not None:
+        return _in_child(
+            source, workdir, limits=limits, progress=progress, max_seconds=max_seconds, max_pixels=max_pixels
+        )
     target = workdir / "playback.mp4"
     poster_path = workdir / "poster.jpg"
     try:
@@ -124,6 +149,11 @@ def transcode(
         width, height = vin.codec_context.width, vin.codec_context.height
         if not width or not height:
             raise UnreadableVideo("The video has no picture size; it may be damaged.")
+        if max_pixels:
+            if width * height > max_pixels:
+                raise OverBudget(f"The video is {width}×{height} pixels, more than this server processes.")
+            # The decoder refuses to allocate larger pictures, should the stream grow.
+            vin.codec_context.options = {"max_pixels": str(max_pixels)}
         # Phones store the sensor's picture and say how to turn it for display;
         # every picture made here (rendition, poster, analysis) is turned upright.
         turns = display_rotation(vin) // 90
@@ -165,6 +195,8 @@ def transcode(
                     packet = next(packets)
                 except StopIteration:
                     break
+                except av.error.MemoryError:
+                    raise  # not a cut-off end: the limit, see _in_child
                 except av.error.FFmpegError as exc:
                     if not state.pictures:
                         raise UnreadableVideo(
@@ -175,6 +207,8 @@ def transcode(
                     break
                 try:
                     frames = packet.decode()
+                except av.error.MemoryError:
+                    raise
                 except av.error.FFmpegError:
                     state.bad_packets += 1
                     if state.bad_packets > MAX_BAD_PACKETS:
@@ -351,3 +385,238 @@ class _PassState:
         if not ok:
             raise RuntimeError("The poster could not be encoded as JPEG.")
         path.write_bytes(data.tobytes())
+
+
+# --- the pass in a child process, held to limits -----------------------------------
+
+# How often the waiting worker reports progress (its heartbeat) while the child works.
+HEARTBEAT_SECONDS = 5.0
+_ROOT = Path(__file__).resolve().parents[1]
+_UNREADABLE_KINDS: dict[str, type[UnreadableVideo]] = {
+    "NoPicture": NoPicture,
+    "OverBudget": OverBudget,
+    "UnreadableVideo": UnreadableVideo,
+}
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_mb: int
+    timeout_seconds: float
+
+
+class OverLimit(Exception):
+    """The pass needed more memory or time than its limits; `str(exc)` says so for people."""
+
+
+class ChildCrashed(RuntimeError):
+    """The child died without an answer, for some reason other than a limit."""
+
+
+def _in_child(
+    source: Path,
+    workdir: Path,
+    *,
+    limits: Limits,
+    progress: Callable[[float], None] | None,
+    max_seconds: float | None,
+    max_pixels: int | None,
+) -> Outputs:
+    request = {
+        "source": str(source),
+        "workdir": str(workdir),
+        "max_seconds": max_seconds,
+        "max_pixels": max_pixels,
+        "memory_mb": limits.memory_mb,
+        "parent": os.getpid(),
+    }
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(_ROOT), os.environ.get("PYTHONPATH")])),
+        # The limit is on address space: keep what is reserved close to what is
+        # used (glibc makes a 64 MB heap arena per thread; OpenBLAS, loaded with
+        # NumPy, a buffer per core), or a many-core machine fails small takes.
+        "MALLOC_ARENA_MAX": "2",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+    }
+    with tempfile.TemporaryFile() as errors:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "videos.transcode", json.dumps(request)],
+            cwd=_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+        )
+        try:
+            answer = _wait_for(child, limits=limits, progress=progress)
+        finally:
+            if child.poll() is None:
+                child.kill()
+            child.wait()
+            assert child.stdout is not None
+            child.stdout.close()
+        if answer is None:
+            errors.seek(0)
+            said = errors.read()[-4000:].decode(errors="replace")
+            if child.returncode == -signal.SIGKILL or "MemoryError" in said:
+                # Killed from outside, which is what the kernel's OOM killer does.
+                raise OverLimit(_memory_reason(limits))
+            raise ChildCrashed(f"the transcode child of {source.name} exited with {child.returncode}: {said}")
+    return _answer_to_outputs(answer, workdir, limits)
+
+
+def _wait_for(
+    child: subprocess.Popen[bytes], *, limits: Limits, progress: Callable[[float], None] | None
+) -> dict[str, Any] | None:
+    """Read the child's reports until its answer or its end; report progress
+    every HEARTBEAT_SECONDS meanwhile; kill it at the time limit."""
+    assert child.stdout is not None
+    out = child.stdout.fileno()
+    deadline = time.monotonic() + limits.timeout_seconds
+    next_beat = time.monotonic() + HEARTBEAT_SECONDS
+    pending, seconds = b"", 0.0
+    while True:
+        now = time.monotonic()
+        if now >= deadline:
+            child.kill()
+            raise OverLimit(
+                f"Processing took longer than allowed ({limits.timeout_seconds:g} seconds). "
+                "The original is kept; an administrator can raise AURIO_PROCESSING_TIMEOUT_SECONDS "
+                "and use “Reprocess”."
+            )
+        if progress is not None and now >= next_beat:
+            progress(seconds)  # may raise (the run lost its claim): the caller kills the child
+            next_beat = now + HEARTBEAT_SECONDS
+        ready, _, _ = select.select([out], [], [], max(0.0, min(deadline, next_beat) - now))
+        if not ready:
+            continue
+        chunk = os.read(out, 65536)
+        if not chunk:
+            return None  # the child is gone without an answer
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            try:
+                report = json.loads(line)
+            except ValueError:
+                continue  # not ours: a library writing to standard output
+            if not isinstance(report, dict):
+                continue
+            if "progress" in report:
+                seconds = float(report["progress"])
+            elif "outputs" in report or "error" in report:
+                return report
+
+
+def _memory_reason(limits: Limits) -> str:
+    return (
+        f"Processing needed more memory than allowed ({limits.memory_mb} MB). The original is kept; "
+        "an administrator can raise AURIO_PROCESSING_MEMORY_MB and use “Reprocess”."
+    )
+
+
+def _answer_to_outputs(answer: dict[str, Any], workdir: Path, limits: Limits) -> Outputs:
+    error = answer.get("error")
+    if error == "memory":
+        raise OverLimit(_memory_reason(limits))
+    if error == "too long":
+        raise TooLong(answer["message"], float(answer["seconds"]))
+    if error == "unreadable":
+        raise _UNREADABLE_KINDS.get(answer["kind"], UnreadableVideo)(answer["message"])
+    if error is not None:
+        raise ChildCrashed(f"the transcode child crashed: {answer.get('traceback', error)}")
+    found = answer["outputs"]
+    findings = found["findings"]
+    return Outputs(
+        playback=workdir / "playback.mp4",
+        poster=workdir / "poster.jpg",
+        width=int(found["width"]),
+        height=int(found["height"]),
+        seconds=float(found["seconds"]),
+        has_audio=bool(found["has_audio"]),
+        findings=analysis.Findings(
+            has_audio=bool(findings["has_audio"]),
+            sound=analysis.SoundFindings(**findings["sound"]),
+            picture=analysis.PictureFindings(**findings["picture"]),
+        ),
+    )
+
+
+def _report(message: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+def _die_with(parent: int) -> None:
+    """Ask Linux to kill this child when the worker that started it dies."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # it died before the request took effect
+        os._exit(1)
+
+
+def _peak_mb() -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmPeak:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _child(request: dict[str, Any]) -> int:
+    """The child's side: limits on, one pass, one answer on standard output."""
+    _die_with(int(request["parent"]))
+    limit = int(request["memory_mb"]) * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    last = 0.0
+
+    def report_progress(seconds: float) -> None:
+        nonlocal last
+        if time.monotonic() - last >= 1:
+            last = time.monotonic()
+            _report({"progress": seconds})
+
+    try:
+        outputs = transcode(
+            Path(request["source"]),
+            Path(request["workdir"]),
+            progress=report_progress,
+            max_seconds=request["max_seconds"],
+            max_pixels=request["max_pixels"],
+        )
+    except MemoryError:  # Python's, NumPy's, and FFmpeg's ENOMEM (av.error.MemoryError)
+        _report({"error": "memory"})
+        return 1
+    except TooLong as exc:
+        _report({"error": "too long", "message": str(exc), "seconds": exc.seconds})
+        return 1
+    except UnreadableVideo as exc:
+        _report({"error": "unreadable", "kind": type(exc).__name__, "message": str(exc)})
+        return 1
+    except Exception as exc:
+        # Libraries that fail to allocate say so in their own words (OpenCV's
+        # "Insufficient memory", x264's "external library" error): near the
+        # limit, that is what any failure is.
+        if _peak_mb() * 1024 * 1024 >= 0.8 * limit or "memory" in str(exc).lower():
+            _report({"error": "memory"})
+        else:
+            _report({"error": "crash", "traceback": traceback.format_exc()[-4000:]})
+        return 1
+    found = asdict(outputs)
+    found["playback"], found["poster"] = outputs.playback.name, outputs.poster.name
+    found["findings"] = asdict(outputs.findings)
+    _report({"outputs": found})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child(json.loads(sys.argv[1])))
