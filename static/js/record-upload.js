@@ -8,12 +8,26 @@
  * `online` event, or a timer) and carries on. Only the server's refusals end
  * it, with the server's own words.
  *
+ * Every PATCH carries an Upload-Checksum, so the server keeps a PATCH only if
+ * it arrives whole: a dropped connection loses the PATCH under way. PATCHes
+ * are therefore sized by measured speed, each taking a couple of seconds
+ * (ChunkSizer), so a drop costs seconds of sending, not the whole take.
+ *
  * Used by static/js/record.js as `aurio.takeUpload.send({...})`.
  */
 (function () {
   "use strict";
 
-  var DEFAULT_CHUNK_SIZE = 5 * 1024 * 1024;
+  // The first PATCH: small enough to arrive within seconds on a slow phone line.
+  var FIRST_CHUNK_SIZE = 256 * 1024;
+  // The server refuses smaller PATCHes, except the last (AURIO_MIN_CHUNK_BYTES, 64 KiB by default).
+  var MIN_CHUNK_SIZE = 64 * 1024;
+  // The server refuses PATCHes above AURIO_MAX_CHUNK_BYTES (8 MiB by default); at 5 MiB a
+  // fast line already spends its time on bytes, not on requests.
+  var MAX_CHUNK_SIZE = 5 * 1024 * 1024;
+  // Each PATCH should take about this long; one slower than SLOW_PATCH_MS makes the next smaller.
+  var TARGET_PATCH_MS = 2000;
+  var SLOW_PATCH_MS = 3000;
   // tus-js-client's own quick retries; after them we keep waiting with WAIT_DELAYS.
   var RETRY_DELAYS = [0, 1000, 3000, 5000, 10000, 20000];
   var WAIT_DELAYS = [2000, 5000, 10000, 20000, 30000];
@@ -100,6 +114,49 @@
     return request;
   };
 
+  // --- how much to send in one PATCH ----------------------------------------------
+
+  function clampChunkSize(bytes) {
+    return Math.floor(Math.min(MAX_CHUNK_SIZE, Math.max(MIN_CHUNK_SIZE, bytes)));
+  }
+
+  /* The size of the next PATCH, from how long the last one took. `fixed` (the page's
+   * `?chunk=`, for tests) keeps one size, except where the server says it is too large. */
+  function ChunkSizer(fixed) {
+    this.fixed = !!fixed;
+    this.size = fixed ? clampChunkSize(fixed) : FIRST_CHUNK_SIZE;
+    this.startedAt = 0;
+  }
+
+  ChunkSizer.prototype.started = function () {
+    this.startedAt = performance.now();
+  };
+
+  ChunkSizer.prototype.completed = function (bytes) {
+    if (!this.startedAt) return;
+    var ms = Math.max(1, performance.now() - this.startedAt);
+    this.startedAt = 0;
+    if (this.fixed || !bytes) return;
+    var fitting = (bytes * TARGET_PATCH_MS) / ms;
+    // Grow at most twofold at a time: a small PATCH's time is mostly the round trip, not its bytes.
+    var next = ms < SLOW_PATCH_MS ? Math.min(this.size * 2, Math.max(this.size, fitting)) : fitting;
+    this.size = clampChunkSize(next);
+  };
+
+  // A PATCH that failed (the connection dropped or stalled): the next one risks less.
+  ChunkSizer.prototype.failed = function () {
+    this.startedAt = 0;
+    if (!this.fixed) this.size = clampChunkSize(this.size / 2);
+  };
+
+  // The server refused a PATCH as too large (413): false when it cannot get smaller.
+  ChunkSizer.prototype.tooLarge = function () {
+    var smaller = clampChunkSize(this.size / 2);
+    if (smaller === this.size) return false;
+    this.size = smaller;
+    return true;
+  };
+
   // --- speed and time left ---------------------------------------------------
 
   function RateMeter() {
@@ -129,13 +186,16 @@
 
   // --- the upload --------------------------------------------------------------
 
-  /* options: blob, filename, fingerprint, endpoint, finishUrlPrefix, inviteUrl, chunkSize,
+  /* options: blob, filename, fingerprint, endpoint, finishUrlPrefix, inviteUrl,
+   * chunkSize (one fixed PATCH size, for tests; without it PATCHes are sized by speed),
    * uploadUrl (a finished upload to submit without sending it again), and callbacks:
    * onProgress({sent, total, fraction, bytesPerSecond, secondsLeft}), onWaiting(offline),
    * onUploaded(url or null), onSaving(), onDone(videoId), onRefused(status, detail). */
   function send(options) {
     var tus = window.tus;
     var meter = new RateMeter();
+    var sizer = new ChunkSizer(options.chunkSize);
+    var lastFailure = null;
     var upload = null;
     var stopped = false;
     var uploadedAgain = false;
@@ -172,7 +232,28 @@
       // A connection that hangs without failing (a half-open socket): drop it and resume.
       activity();
       upload.abort(false);
+      sizer.failed();
+      applyChunkSize();
       upload.start();
+    }
+
+    // tus-js-client (4.x) reads options.chunkSize afresh for every PATCH, so this sizes the
+    // next PATCH without restarting the upload. tests/e2e/test_resumable_upload.py checks
+    // that the sizes really change, should a new tus-js-client stop doing so.
+    function applyChunkSize() {
+      if (upload) upload.options.chunkSize = sizer.size;
+    }
+
+    // onShouldRetry and onError can both see one failure: count it once.
+    function noteFailure(error) {
+      if (!error || error === lastFailure) return;
+      lastFailure = error;
+      var response = error.originalResponse;
+      var request = error.originalRequest;
+      if (request && request.getMethod() === "PATCH" && isTransient(response ? response.getStatus() : 0)) {
+        sizer.failed();
+        applyChunkSize();
+      }
     }
 
     function onProgress(sent, total) {
@@ -200,6 +281,8 @@
         return;
       }
       var detail = response ? parseDetail(response.getBody()) : "";
+      var method = error.originalRequest.getMethod();
+      noteFailure(error);
       if (isTransient(status)) {
         meter.reset();
         nextWait().then(resume);
@@ -220,9 +303,13 @@
             nextWait().then(resume);
           }
         );
-      } else if (error.originalRequest.getMethod() !== "POST" && [404, 410, 460].indexOf(status) !== -1) {
+      } else if (method !== "POST" && [404, 410, 460].indexOf(status) !== -1) {
         // A damaged chunk (460) or a vanished or expired upload: tus-js-client asks the
         // server for the offset and, where the upload is gone, starts a new one.
+        resumeSoon();
+      } else if (method === "PATCH" && status === 413 && sizer.tooLarge()) {
+        // The server takes smaller PATCHes than this one (AURIO_MAX_CHUNK_BYTES).
+        applyChunkSize();
         resumeSoon();
       } else {
         refuse(status, detail);
@@ -246,7 +333,7 @@
       activity();
       upload = new tus.Upload(options.blob, {
         endpoint: absolute(options.endpoint),
-        chunkSize: options.chunkSize || DEFAULT_CHUNK_SIZE,
+        chunkSize: sizer.size,
         retryDelays: RETRY_DELAYS,
         metadata: { filename: options.filename, filetype: options.blob.type || "" },
         fingerprint: function () {
@@ -255,10 +342,18 @@
         storeFingerprintForResuming: true,
         removeFingerprintOnSuccess: true,
         httpStack: new ChecksumHttpStack(),
-        onBeforeRequest: activity,
+        onBeforeRequest: function (request) {
+          activity();
+          if (request.getMethod() === "PATCH") sizer.started();
+        },
         onAfterResponse: activity,
+        onChunkComplete: function (bytes) {
+          sizer.completed(bytes);
+          applyChunkSize();
+        },
         onShouldRetry: function (error, attempt) {
           var response = error.originalResponse;
+          noteFailure(error);
           // Other refusals go to onTusError, which knows what each one means.
           var retry = isOnline() && isTransient(response ? response.getStatus() : 0);
           if (retry) {

@@ -9,8 +9,8 @@
  * same upload. Server values arrive as data-* attributes on #recorder; the
  * page's text already explains itself for browsers that never get this far.
  *
- * For tests, `?chunk=BYTES` in the page's URL sets the upload's chunk size
- * (default 5 MiB), so a small take still travels in several requests.
+ * For tests, `?chunk=BYTES` in the page's URL fixes the size of the upload's
+ * PATCH requests (otherwise sized by the connection's speed).
  */
 (function () {
   "use strict";
@@ -31,9 +31,9 @@
   var COUNTDOWN_SECONDS = 3;
   // About 19 MB a minute: sharp enough for a face, quick to upload.
   var BITRATES = { videoBitsPerSecond: 2500000, audioBitsPerSecond: 128000 };
-  var DEFAULT_CHUNK_SIZE = 5 * 1024 * 1024;
+  // `?chunk=` stays within what the server accepts in one PATCH (AURIO_MIN/MAX_CHUNK_BYTES).
   var MIN_CHUNK_SIZE = 64 * 1024;
-  var MAX_CHUNK_SIZE = 64 * 1024 * 1024;
+  var MAX_CHUNK_SIZE = 8 * 1024 * 1024;
   // Below this RMS level the microphone is taken to be silent.
   var HEARD_LEVEL = 0.02;
   var SILENCE_HINT_MS = 6000;
@@ -160,7 +160,7 @@
 
   function chunkSizeFromUrl() {
     var asked = parseInt(new URLSearchParams(window.location.search).get("chunk"), 10);
-    if (!asked) return DEFAULT_CHUNK_SIZE;
+    if (!asked) return null;
     return Math.min(MAX_CHUNK_SIZE, Math.max(MIN_CHUNK_SIZE, asked));
   }
 

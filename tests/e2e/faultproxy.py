@@ -19,8 +19,9 @@ when the network misbehaves:
 
 A cut passes on the bytes up to its mark and none after it. ``sent`` and
 ``received`` count the bytes each way. ``requests`` lists the requests the
-client sent through the proxy, in order (method, path and any Upload-Offset
-header), so a test can see where an upload resumed. The proxy knows nothing of
+client sent through the proxy, in order (method, path, any Upload-Offset
+header and whether it carried an Upload-Checksum), so a test can see where an
+upload resumed and how large each PATCH was. The proxy knows nothing of
 HTTP beyond that note, so it also stands between a server and its database.
 Threads, not asyncio, so it runs beside pytest-django's threaded live server
 without an event loop of its own.
@@ -40,11 +41,12 @@ READ_SIZE = 64 * 1024
 THROTTLED_READ_SIZE = 4 * 1024
 METHODS = (b"GET ", b"HEAD ", b"POST ", b"PATCH ", b"PUT ", b"DELETE ", b"OPTIONS ")
 UPLOAD_OFFSET = re.compile(rb"\r\nupload-offset:\s*(\d+)", re.IGNORECASE)
+UPLOAD_CHECKSUM = re.compile(rb"\r\nupload-checksum:", re.IGNORECASE)
 
 
 class Request:
-    def __init__(self, method: str, path: str, offset: int | None) -> None:
-        self.method, self.path, self.offset = method, path, offset
+    def __init__(self, method: str, path: str, offset: int | None, checksum: bool = False) -> None:
+        self.method, self.path, self.offset, self.checksum = method, path, offset, checksum
 
     def __repr__(self) -> str:
         return f"{self.method} {self.path}" + ("" if self.offset is None else f" @{self.offset}")
@@ -251,7 +253,9 @@ class FaultProxy:
         head = data.split(b"\r\n\r\n", 1)[0]
         offset = UPLOAD_OFFSET.search(head)
         if len(line) >= 2:
-            self.requests.append(Request(line[0], line[1], int(offset.group(1)) if offset else None))
+            offset_value = int(offset.group(1)) if offset else None
+            checksum = UPLOAD_CHECKSUM.search(head) is not None
+            self.requests.append(Request(line[0], line[1], offset_value, checksum))
 
     def _forget(self, *socks: socket.socket) -> None:
         with self._lock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +21,12 @@ UPLOAD_TIMEOUT_MS = 60_000
 # Small upload chunks (`?chunk=` on the page's URL), so a few seconds of fake
 # camera (about 75 KB a second) travel in several PATCH requests.
 SMALL_CHUNK = 64 * 1024
+# Without `?chunk=`, the page sizes its PATCHes by speed (static/js/record-upload.js):
+# the first is FIRST_CHUNK; none but the last is below MIN_CHUNK (the server's
+# AURIO_MIN_CHUNK_BYTES) and none is above MAX_CHUNK (well under AURIO_MAX_CHUNK_BYTES).
+FIRST_CHUNK = 256 * 1024
+MIN_CHUNK = 64 * 1024
+MAX_CHUNK = 5 * 1024 * 1024
 
 # What the page kept of its take in IndexedDB (size and SHA-256), once the
 # take is fully kept. (The page's CSP forbids fetching its in-memory blob: URL.)
@@ -76,6 +83,11 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
             return False
         time.sleep(0.1)
     return True
+
+
+def page_bytes(n: int) -> str:
+    """A size as the page writes it (formatBytes in static/js/record.js)."""
+    return f"{math.floor(n / 1e3 + 0.5)} KB" if n < 1e6 else f"{n / 1e6:.1f} MB"
 
 
 def record_path(token: str, chunk: int | None = None) -> str:

@@ -1,17 +1,20 @@
 """The take survives the network and the tab: a real Chromium, a fault-injecting
 proxy (tests/e2e/faultproxy.py) between it and the live server.
 
-Each take travels in 64 KB tus chunks (`?chunk=` on the page's URL), so a cut
-lands mid-upload. "Byte-identical" compares the SHA-256 of the take the page
-kept in IndexedDB with the SHA-256 of the bytes the server assembled: read by
-the test from the stored chunks just before "finish" turns them into the video
-(WebM is remuxed after that), and as the server itself records it (Upload.sha256).
+Some takes travel in fixed 64 KB tus chunks (`?chunk=` on the page's URL), so a
+cut lands mid-upload; others in the PATCHes the page sizes by itself from the
+connection's speed, as candidates' do. "Byte-identical" compares the SHA-256 of
+the take the page kept in IndexedDB with the SHA-256 of the bytes the server
+assembled: read by the test from the stored chunks just before "finish" turns
+them into the video (WebM is remuxed after that), and as the server itself
+records it (Upload.sha256).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, Route, expect
@@ -20,6 +23,9 @@ from pytest_django.live_server_helper import LiveServer
 from invites.services import invite_create
 from tests.e2e.faultproxy import FaultProxy, Request
 from tests.e2e.record_page import (
+    FIRST_CHUNK,
+    MAX_CHUNK,
+    MIN_CHUNK,
     SMALL_CHUNK,
     capture_received_upload,
     expect_done,
@@ -32,6 +38,11 @@ from tests.e2e.record_page import (
 )
 from uploads.models import Upload
 from videos.models import Video
+from videos.tests.factories import make_video
+
+# Long enough that the page's own PATCHes (FIRST_CHUNK, then sized by speed) are
+# several, short enough to stay well under the old 5 MiB PATCH: about 600 KB.
+SMALL_TAKE_MS = 8_000
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -45,7 +56,22 @@ def patch_offsets(requests: list[Request]) -> list[int]:
     return [r.offset for r in requests if r.method == "PATCH" and r.offset is not None]
 
 
-def assert_one_video_from(upload: Upload, kept: dict[str, object], received: dict[str, object]) -> None:
+def patch_sizes(requests: list[Request], length: int) -> list[int]:
+    """The size of each PATCH of an upload that nothing interrupted: from one offset to the next."""
+    offsets = patch_offsets(requests)
+    return [end - start for start, end in zip(offsets, [*offsets[1:], length], strict=True)]
+
+
+def first_head(requests: list[Request]) -> int:
+    return next(i for i, r in enumerate(requests) if r.method == "HEAD")
+
+
+def assert_one_video_from(
+    upload: Upload,
+    kept: dict[str, object],
+    received: dict[str, object],
+    seconds: tuple[float, float] = (3, 6),
+) -> None:
     """One upload, complete, carrying exactly the kept take's bytes, turned into one stored video."""
     assert upload.length == upload.offset == kept["size"]
     assert received["id"] == upload.pk
@@ -56,7 +82,9 @@ def assert_one_video_from(upload: Upload, kept: dict[str, object], received: dic
     assert upload.video_id == video.id
     assert video.file.storage.exists(video.file.name)
     assert video.file.storage.size(video.file.name) == video.size
-    assert video.duration_seconds is not None and 3 <= video.duration_seconds <= 6, video.duration_seconds
+    low, high = seconds
+    duration = video.duration_seconds
+    assert duration is not None and low <= duration <= high, duration
 
 
 def test_upload_resumes_after_the_connection_is_cut(
@@ -91,6 +119,39 @@ def test_upload_resumes_after_the_connection_is_cut(
     upload = Upload.objects.get(invite=invite)
     assert_one_video_from(upload, kept, received)
     assert kept_take_count(page) == 0
+
+
+def test_a_small_take_keeps_what_arrived_when_the_connection_is_cut(
+    live_server: LiveServer, proxy: FaultProxy, browser_page: Page
+) -> None:
+    page = browser_page
+    invite = invite_create(email="cand@example.com", name="Cand")
+    page.goto(proxy.url + record_path(invite.token))  # no ?chunk=: the page sizes its PATCHes
+    wait_for_camera(page)
+    record_take(page, ms=SMALL_TAKE_MS)
+    kept = kept_take(page)
+    assert 2 * FIRST_CHUNK < kept["size"] < 5 * 1024 * 1024, kept
+    received = capture_received_upload(page)
+
+    # Three quarters of the way through, every connection drops (mid-PATCH, after the first).
+    proxy.cut_after(kept["size"] * 3 // 4, refuse_for=3.0)
+    page.click("#submit")
+    assert wait_until(lambda: proxy.cuts == 1, timeout=30)
+    # The PATCHes that arrived whole before the cut are kept by the server...
+    kept_at_cut = Upload.objects.get(invite=invite).offset
+    assert kept_at_cut > 0
+
+    expect_done(page, invite)
+    log = tus_requests(proxy)
+    assert [r.method for r in log].count("POST") == 1, log
+    resumed = first_head(log)
+    before, after = patch_offsets(log[:resumed]), patch_offsets(log[resumed:])
+    assert before[:2] == [0, FIRST_CHUNK], log
+    # ...and the page carries on from there, not from 0.
+    assert after[0] == kept_at_cut, log
+    assert all(r.checksum for r in log if r.method == "PATCH"), log
+    upload = Upload.objects.get(invite=invite)
+    assert_one_video_from(upload, kept, received, seconds=(6, 10))
 
 
 def test_reloading_mid_upload_offers_the_kept_take_and_resumes_it(
@@ -140,6 +201,55 @@ def test_reloading_mid_upload_offers_the_kept_take_and_resumes_it(
     assert patch_offsets(resumed)[0] >= before_reload.offset, log
     assert_one_video_from(upload, kept, received)
     assert kept_take_count(page) == 0
+
+
+def test_patches_grow_while_they_arrive_quickly(
+    live_server: LiveServer, proxy: FaultProxy, browser_page: Page, tmp_path: Path
+) -> None:
+    page = browser_page
+    clip = make_video(
+        tmp_path / "answer.webm", seconds=6, picture="camera", size=(640, 480), bitrate=4_000_000
+    )
+    length = clip.stat().st_size
+    assert length > 4 * 1024 * 1024
+    invite = invite_create(email="cand@example.com", name="Cand")
+    page.goto(proxy.url + record_path(invite.token))
+    wait_for_camera(page)
+    page.locator("#file").set_input_files(clip)
+    page.click("#submit")
+    expect_done(page, invite)
+
+    sizes = patch_sizes(tus_requests(proxy), length)
+    assert sizes[0] == FIRST_CHUNK, sizes
+    # Each PATCH on this fast line takes well under the ~2 s aimed at: the next one is larger.
+    assert all(later > earlier for earlier, later in zip(sizes[:3], sizes[1:4], strict=True)), sizes
+    assert max(sizes) <= MAX_CHUNK, sizes
+    assert len(sizes) < length / FIRST_CHUNK / 2, sizes
+
+
+def test_patches_shrink_on_a_slow_line_but_not_below_the_servers_minimum(
+    live_server: LiveServer, proxy: FaultProxy, browser_page: Page
+) -> None:
+    page = browser_page
+    invite = invite_create(email="cand@example.com", name="Cand")
+    page.goto(proxy.url + record_path(invite.token))
+    wait_for_camera(page)
+    record_take(page, ms=SMALL_TAKE_MS)
+    kept = kept_take(page)
+
+    # 40 KB/s: the first PATCH (256 KiB) takes over 6 s, so the next ones aim at ~2 s each.
+    proxy.throttle(40_000)
+    page.click("#submit")
+    assert wait_until(lambda: len(patch_offsets(tus_requests(proxy))) >= 3, timeout=40)
+    proxy.throttle(None)
+    expect_done(page, invite)
+
+    log = tus_requests(proxy)
+    assert [r.method for r in log].count("HEAD") == 0, log  # nothing failed: the sizes are the PATCHes'
+    sizes = patch_sizes(log, kept["size"])
+    assert sizes[0] == FIRST_CHUNK, sizes
+    assert MIN_CHUNK <= sizes[1] < FIRST_CHUNK / 2, sizes
+    assert all(size >= MIN_CHUNK for size in sizes[:-1]), sizes
 
 
 def test_upload_waits_while_offline_and_carries_on_when_back(
