@@ -51,13 +51,17 @@ def test_an_iphone_take_is_reported_portrait(tmp_path: Path) -> None:
     assert info.rotation == 270
 
 
-def test_an_upright_take_is_listed_portrait_at_upload(client: Client, invite: Invite, tmp_path: Path) -> None:
+def test_an_upright_take_is_listed_portrait_at_upload(
+    client: Client, invite: Invite, tmp_path: Path, media_root: Path
+) -> None:
     path = make_rotated(tmp_path / "iphone.mov", rotation=-90, size=(320, 240))
     file = SimpleUploadedFile("IMG_0001.MOV", path.read_bytes(), content_type="video/quicktime")
     response = client.post(f"/api/v1/upload/{invite.token}", {"file": file})
     assert response.status_code == 201, response.content
     video = Video.objects.get()
     assert (video.width, video.height) == (240, 320)
+    # The remux that made the original seekable kept the display matrix.
+    assert media.probe(media_root / (video.file.name or "")).rotation == 270
 
 
 def process(invite: Invite, path: Path) -> Video:

@@ -141,6 +141,16 @@ def bombs_allowed(settings: Settings) -> None:
     settings.AURIO_MAX_VIDEO_PIXELS = 16000 * 16000
 
 
+@pytest.mark.django_db
+def test_a_stored_bomb_fails_on_the_budget_without_being_decoded(invite: Invite, bomb: Path) -> None:
+    video = store_video(invite, bomb.read_bytes(), extension="mp4")  # stored before the budget was
+    assert processing.process(str(video.pk)) == "failed"
+    video.refresh_from_db()
+    assert video.failure_reason == BOMB
+    assert video.processing_tries == 1
+    assert stored_names(video) == ["original.mp4"]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_file_that_needs_more_memory_than_allowed_fails_alone(
     invite: Invite, bomb: Path, recorder_webm: Path, settings: Settings, bombs_allowed: None
