@@ -23,6 +23,8 @@ RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput -v0 \
 
 USER aurio
 VOLUME ["/data"]
+# gunicorn's port, for nginx on the stack's network (deploy/nginx/aurio.conf);
+# never publish it directly: nginx bounds slow headers, gunicorn can't.
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status != 200)"]

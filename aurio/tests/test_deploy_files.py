@@ -47,7 +47,7 @@ def test_compose_refuses_to_start_without_a_secret_key() -> None:
 @pytest.mark.parametrize(
     ("profile", "services"),
     [
-        (None, {"web", "worker", "sweep", "postgres", "redis"}),
+        (None, {"nginx", "web", "worker", "sweep", "postgres", "redis"}),
         ("s3", {"minio", "minio-bucket"}),
         ("mongo", {"mongo", "mongo-express"}),
     ],
@@ -67,6 +67,33 @@ def test_app_services_share_one_image_and_configuration() -> None:
         assert resolved[name]["image"] == "aurio:latest"
         assert resolved[name]["environment"]["DATABASE_URL"].startswith("postgres://")
     assert resolved["web"]["environment"]["BIND"] == "0.0.0.0:8000"
+
+
+@needs_compose
+def test_only_nginx_is_published_and_gunicorn_stays_on_the_internal_network() -> None:
+    resolved = yaml.safe_load(compose("config").stdout)["services"]
+    published = {name for name, spec in resolved.items() if spec.get("ports") and not spec.get("profiles")}
+    assert published == {"nginx"}
+    assert [(p["target"], str(p["published"])) for p in resolved["nginx"]["ports"]] == [(8000, "8000")]
+    # docker-compose 1.x writes a volume as "source:target:mode", Compose v2 as a mapping.
+    volumes = [
+        (v.split(":")[0], v.split(":")[1]) if isinstance(v, str) else (v["source"], v["target"])
+        for v in resolved["nginx"]["volumes"]
+    ]
+    assert (str(ROOT / "deploy" / "nginx" / "aurio.conf"), "/etc/nginx/conf.d/default.conf") in volumes
+    web = resolved["web"]["environment"]
+    assert web["USE_X_FORWARDED_FOR"] == "true" and web["AURIO_TRUSTED_PROXIES"] == "1"
+
+
+def test_the_nginx_config_bounds_slow_clients_and_streams_uploads() -> None:
+    conf = (ROOT / "deploy" / "nginx" / "aurio.conf").read_text()
+    for directive in ("client_header_timeout", "client_body_timeout", "send_timeout", "keepalive_timeout"):
+        assert f"\n    {directive} " in conf
+    assert "server web:8000;" in conf and "listen 8000;" in conf
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in conf
+    for path in ("/api/v1/tus/", "/api/v1/upload/"):
+        block = conf.split(f"location ^~ {path} {{", 1)[1].split("}", 1)[0]
+        assert "proxy_request_buffering off;" in block and "client_max_body_size 0;" in block
 
 
 def test_image_runs_gunicorn_as_a_non_root_user_with_a_health_check() -> None:
