@@ -216,7 +216,10 @@ def _measure(container: av.container.InputContainer, video: av.VideoStream) -> _
                 video_start = begins if video_start is None else min(video_start, begins)
                 video_end = begins if video_end is None else max(video_end, begins)
     except av.error.FFmpegError as exc:
-        raise UnreadableVideo("The video could not be read; it may be damaged or incomplete.") from exc
+        if not video_packets:
+            raise UnreadableVideo("The video could not be read; it may be damaged or incomplete.") from exc
+        # A cut-off end: what was recorded up to it is what plays (and is processed).
+        log.info("%s: packets end in an error at %s s: %s", container.name, end, exc)
     seconds = end - start if start is not None and end is not None else None
     rate = None
     if video_start is not None and video_end is not None and video_end > video_start:
@@ -241,20 +244,24 @@ def remux(source: Path, target: Path, container: Container) -> bool:
     options = {"movflags": "+faststart"} if container.muxer in ("mp4", "mov") else {}
     with _open(source) as src:
         streams = [s for s in src.streams if s.type in ("video", "audio")]
+        received = {(n, s.type): (0, 0) for n, s in enumerate(streams)}
+        key = {s.index: (n, s.type) for n, s in enumerate(streams)}
         try:
             with av.open(str(target), "w", format=container.muxer, options=options) as dst:
                 mapping = {s.index: dst.add_stream_from_template(s) for s in streams}
                 for packet in src.demux(*streams):
                     if not packet.size:  # the empty packet that ends each stream
                         continue
+                    count, size = received[key[packet.stream.index]]
+                    received[key[packet.stream.index]] = (count + 1, size + packet.size)
                     packet.stream = mapping[packet.stream.index]
                     dst.mux(packet)
         except (av.error.FFmpegError, ValueError, TypeError) as exc:
             log.warning("remux of %s failed (%s); keeping the file as received", source.name, exc)
             target.unlink(missing_ok=True)
             return False
-    received, written = _packet_tally(source), _packet_tally(target) if target.exists() else {}
-    if not received or written != received:
+    written = _packet_tally(target) if target.exists() else {}
+    if not any(count for count, _ in received.values()) or written != received:
         log.warning(
             "remux of %s kept %s of %s (packets, bytes per stream); keeping the file as received",
             source.name,
