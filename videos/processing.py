@@ -22,18 +22,17 @@ Queueing and retrying live in videos.tasks; this module is the work itself.
 from __future__ import annotations
 
 import logging
-import tempfile
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
 
 from django.conf import settings
-from django.core.files import File
 from django.core.files.storage import Storage
 from django.db.models import Q
 from django.utils import timezone
 
+from aurio.storage import save_verified, temporary_directory
 from videos import media
 from videos.models import Status, Video, video_path
 
@@ -139,13 +138,6 @@ def fail(claim: Claim, reason: str) -> bool:
 # --- the work --------------------------------------------------------------------
 
 
-class _LocalFile(File):  # type: ignore[type-arg]
-    """A finished file on local disk, which FileSystemStorage may move instead of copy."""
-
-    def temporary_file_path(self) -> str:
-        return str(self.name)
-
-
 def _local_original(video: Video, storage: Storage, workdir: Path) -> Path:
     name = video.file.name or ""
     try:
@@ -160,10 +152,10 @@ def _local_original(video: Video, storage: Storage, workdir: Path) -> Path:
 
 
 def _save(storage: Storage, name: str, path: Path) -> str:
+    """Store an output, verified (a short write on a full disk raises OSError: the run is retried)."""
     if storage.exists(name):  # left by an earlier crash of this very run number
         storage.delete(name)
-    with path.open("rb") as f:
-        return storage.save(name, _LocalFile(f, name=str(path)))
+    return save_verified(storage, name, path)
 
 
 def check_duration(seconds: float | None) -> None:
@@ -185,7 +177,7 @@ def run(claim: Claim) -> Video:
     storage = video.file.storage
     if not video.file.name or not storage.exists(video.file.name):
         raise Failed("The original file is missing from storage; it can't be processed.")
-    with tempfile.TemporaryDirectory(dir=settings.FILE_UPLOAD_TEMP_DIR, prefix="aurio-process-") as tmp:
+    with temporary_directory("process") as tmp:
         workdir = Path(tmp)
         source = _local_original(video, storage, workdir)
         try:

@@ -143,6 +143,7 @@ class Command(BaseCommand):
             return f"its stored original can't be used ({exc.detail}); left as it is"
         if video is not None:
             return f"completed: video {video.pk} recorded from its stored original"
+        assert invite.submission_id is not None
         upload = Upload.objects.filter(pk=invite.submission_id, video__isnull=True).first()
         if upload is not None and upload.is_complete:
             try:
@@ -150,7 +151,6 @@ class Command(BaseCommand):
             except (TusError, services.UploadRefused) as exc:
                 return f"its upload could not be finished ({exc}); left as it is"
             return f"completed: video {video.pk} recorded from its upload"
-        assert invite.submission_id is not None
         invite_release_submission(invite=invite, video_id=invite.submission_id)
         audit.record(actor=self.actor, action=Action.EDITED, target=invite, detail={"submission": "reopened"})
         return "nothing of it was stored: reopened, the candidate can send again"
