@@ -22,7 +22,8 @@ $(DATA)/secret-key: | venv
 	mkdir -p $(DATA) && umask 077 && $(PY) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
 
 # Install, migrate, make the first recruiter if there is none, then serve on
-# :8000 with the background worker beside it (scripts/serve stops both together).
+# :8000 with the worker and sweep beside it (scripts/serve restarts them if they
+# die; it stops all when the web server stops or on Ctrl-C).
 # (manage.py finds the generated key in data/secret-key by itself.)
 run: venv $(DATA)/secret-key
 	$(PY) manage.py migrate --noinput -v0
@@ -62,7 +63,7 @@ clean:
 COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 dev:
 	$(COMPOSE) up --build -d
-	@echo "aurio: http://localhost:8000/admin/  (make a recruiter: $(COMPOSE) exec web python manage.py createsuperuser)"
+	@echo "aurio: http://localhost:8000/admin/  (make a recruiter: $(COMPOSE) exec web python manage.py ensure_recruiter)"
 
 down:
 	$(COMPOSE) down
