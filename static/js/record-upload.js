@@ -190,6 +190,8 @@
    * chunkSize (one fixed PATCH size, for tests; without it PATCHes are sized by speed),
    * uploadUrl (a finished upload to submit without sending it again), and callbacks:
    * onProgress({sent, total, fraction, bytesPerSecond, secondsLeft}), onWaiting(offline),
+   * onResumeFrom(offset, total) (the server's answer when an upload carries on),
+   * onStartAgain(status) (the server no longer has the upload: it starts again from byte 0),
    * onUploaded(url or null), onSaving(), onDone(videoId), onRefused(status, detail). */
   function send(options) {
     var tus = window.tus;
@@ -253,6 +255,19 @@
       if (request && request.getMethod() === "PATCH" && isTransient(response ? response.getStatus() : 0)) {
         sizer.failed();
         applyChunkSize();
+      }
+    }
+
+    // tus-js-client asks the server where to carry on (HEAD) before it resumes an upload.
+    function onHeadAnswer(response) {
+      var status = response.getStatus();
+      if (status >= 200 && status < 300) {
+        var offset = parseInt(response.getHeader("Upload-Offset"), 10);
+        var total = parseInt(response.getHeader("Upload-Length"), 10);
+        if (!isNaN(offset) && !isNaN(total) && options.onResumeFrom) options.onResumeFrom(offset, total);
+      } else if (status >= 400 && status < 500 && status !== 423 && options.onStartAgain) {
+        // Gone (expired, say): tus-js-client forgets it and creates a new upload, from byte 0.
+        options.onStartAgain(status);
       }
     }
 
@@ -346,7 +361,10 @@
           activity();
           if (request.getMethod() === "PATCH") sizer.started();
         },
-        onAfterResponse: activity,
+        onAfterResponse: function (request, response) {
+          activity();
+          if (request.getMethod() === "HEAD") onHeadAnswer(response);
+        },
         onChunkComplete: function (bytes) {
           sizer.completed(bytes);
           applyChunkSize();
@@ -404,6 +422,7 @@
       uploadedAgain = true;
       finishing = false;
       options.onUploaded(null);
+      if (options.onStartAgain) options.onStartAgain(status);
       startUpload();
     }
 

@@ -9,6 +9,10 @@
  * same upload. Server values arrive as data-* attributes on #recorder; the
  * page's text already explains itself for browsers that never get this far.
  *
+ * A take that was being sent when the page closed (a reload, a crash) carries
+ * on by itself when the page opens again, from what the server already has;
+ * one recorded but never submitted is only offered.
+ *
  * For tests, `?chunk=BYTES` in the page's URL fixes the size of the upload's
  * PATCH requests (otherwise sized by the connection's speed).
  */
@@ -74,6 +78,12 @@
     reconnecting: "The connection is having trouble. We keep trying, and carry on from where it stopped.",
     keptHere: " Your recording is kept safe on this device.",
     keepOpen: " Please keep this page open.",
+    wasSending: "Your answer was being sent when the page closed.",
+    checkingArrived: " Checking how much of it arrived\u2026",
+    arrivedNone: " None of it had arrived yet; sending it now\u2026",
+    arrivedAll: " All of it had arrived; saving it\u2026",
+    wasSent: "Your answer had arrived in full when the page closed. Saving it now\u2026",
+    startAgain: "What had arrived is no longer on our server, so sending starts again from the beginning\u2026",
     unreadable: "Your browser couldn\u2019t read this recording to send it. Please record it again.",
   };
   var STATUS_MESSAGES = {
@@ -107,6 +117,7 @@
   var stopNote = "";
   var busy = false; // a take is being requested or counted down
   var sender = null;
+  var resuming = false; // sending a take from before a reload: the server's first offset is news
   var submitted = false;
   var takesUsed = 0;
   var maxTakes = 0;
@@ -811,7 +822,21 @@
     return store.deleteTake(info.key).catch(function () {});
   }
 
-  function offerEarlierTake(earlier) {
+  /* How far a kept take had got towards the server when the page closed: "" (never
+   * submitted, or refused and left for the candidate to submit again), "asked" (Submit
+   * was pressed, no upload made yet), "started" (an upload holds some of it: the
+   * fingerprint in localStorage), or "sent" (all of it arrived; only "finish" was left). */
+  function howFarSent(info) {
+    if (info.sending === false) return Promise.resolve("");
+    if (info.uploadUrl) return Promise.resolve("sent");
+    var fingerprint = window.aurio.takeUpload.fingerprintFor(config.token, info.id);
+    return window.aurio.takeUpload.hasPrevious(fingerprint).then(function (started) {
+      if (started) return "started";
+      return info.sending ? "asked" : "";
+    });
+  }
+
+  function keepEarlierTake(earlier) {
     var info = earlier.info;
     take = earlier.blob;
     takeInfo = {
@@ -823,17 +848,29 @@
       mimeType: info.mimeType,
       uploadUrl: info.uploadUrl || null,
     };
+    el.elapsed.textContent = formatTime(info.seconds || 0);
+    el.remaining.textContent = formatTime(config.maxSeconds - (info.seconds || 0));
+    showTake(take);
+  }
+
+  // Recorded, not submitted: the candidate decides whether to send it.
+  function offerEarlierTake(earlier) {
+    var info = earlier.info;
+    keepEarlierTake(earlier);
     var when = new Date(info.createdAt);
     var parts = ["It was recorded on " + when.toLocaleDateString(undefined, { day: "numeric", month: "long" }) +
       " at " + when.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" })];
     if (info.seconds) parts.push("and is " + formatTime(info.seconds) + " long");
     else if (info.state !== "recorded") parts.push("(the recording was interrupted)");
     el.earlierInfo.textContent = parts.join(" ") + ".";
-    el.elapsed.textContent = formatTime(info.seconds || 0);
-    el.remaining.textContent = formatTime(config.maxSeconds - (info.seconds || 0));
-    showTake(take);
     setPhase("earlier");
     setStatus("");
+  }
+
+  // Submitted, and the page closed while it was on its way: carry on, as it would have.
+  function resumeEarlierTake(earlier, howFar) {
+    keepEarlierTake(earlier);
+    send(howFar);
   }
 
   function discardEarlierTake() {
@@ -922,18 +959,49 @@
 
   function submit() {
     if (!take || busy || phase === "sending" || submitted) return;
+    send("");
+  }
+
+  // What the server holds of a take that was being sent before the page closed.
+  function arrivedNote(offset, total) {
+    if (!offset) return MESSAGES.arrivedNone;
+    if (offset >= total) return MESSAGES.arrivedAll;
+    return " " + formatBytes(offset) + " of " + formatBytes(total) + " had arrived; sending the rest\u2026";
+  }
+
+  function firstSendingNote(resumed) {
+    if (resumed === "sent") return MESSAGES.wasSent;
+    if (resumed === "started") return MESSAGES.wasSending + MESSAGES.checkingArrived;
+    if (resumed === "asked") return MESSAGES.wasSending + MESSAGES.arrivedNone + MESSAGES.keepOpen;
+    return "Sending your answer." + MESSAGES.keepOpen;
+  }
+
+  // Kept with the take, so that after a reload the page knows whether it was asked to send it.
+  function markSending(info, value) {
+    if (!store) return;
+    saving = saving.then(function () {
+      if (!info.stored) return undefined;
+      return store.updateTake(info.key, { sending: value }).catch(function () {});
+    });
+  }
+
+  /* Send the current take. `resumed` says how far it had got before the page closed
+   * (see howFarSent), or is "" when the candidate has just pressed Submit. */
+  function send(resumed) {
     if (take.size > config.maxBytes) {
       showError(STATUS_MESSAGES[413]);
       return;
     }
     var info = takeInfo;
+    resuming = resumed === "started";
     hideError();
     stopCamera();
     setPhase("sending");
     show(el.upload, true);
     el.upload.classList.remove("waiting");
     showProgress({ sent: 0, total: take.size, fraction: 0, bytesPerSecond: 0, secondsLeft: null });
-    setStatus("Sending your answer." + MESSAGES.keepOpen);
+    setStatus(firstSendingNote(resumed));
+    markSending(info, true);
     sender = window.aurio.takeUpload.send({
       blob: take,
       filename: filenameFor(take, info),
@@ -949,6 +1017,18 @@
         setStatus((offline ? MESSAGES.offline : MESSAGES.reconnecting) +
           (info.stored ? MESSAGES.keptHere : MESSAGES.keepOpen));
       },
+      onResumeFrom: function (offset, total) {
+        showProgress({ sent: offset, total: total, fraction: total ? offset / total : 0, bytesPerSecond: 0,
+          secondsLeft: null });
+        if (!resuming) return;
+        resuming = false;
+        setStatus(MESSAGES.wasSending + arrivedNote(offset, total) + MESSAGES.keepOpen);
+      },
+      onStartAgain: function () {
+        setStatus((resumed ? MESSAGES.wasSending + " " : "") + MESSAGES.startAgain + MESSAGES.keepOpen);
+        resuming = false;
+        resumed = "";
+      },
       onUploaded: function (url) {
         info.uploadUrl = url;
         if (store && info.stored) store.updateTake(info.key, { uploadUrl: url }).catch(function () {});
@@ -957,7 +1037,8 @@
         el.progress.value = 100;
         el.percent.textContent = "100%";
         el.upload.classList.remove("waiting");
-        setStatus("Sent. Saving your answer\u2026");
+        // A take sent in full before a reload keeps the note that says so.
+        if (resumed !== "sent") setStatus("Sent. Saving your answer\u2026");
       },
       onDone: function () {
         finished(info);
@@ -1001,6 +1082,9 @@
       info.stored = false;
       message += info.source === "file" ? " Please choose another video" + (canRecord ? ", or record one here." : ".") :
         " Please record your answer again.";
+    } else {
+      // The candidate is asked to press Submit again: after a reload, offer the take, don't send it.
+      markSending(info, false);
     }
     setPhase("review");
     setStatus("");
@@ -1118,8 +1202,14 @@
         return null;
       })
       .then(function (earlier) {
-        if (earlier) offerEarlierTake(earlier);
-        else begin();
+        if (!earlier) {
+          begin();
+          return;
+        }
+        howFarSent(earlier.info).then(function (howFar) {
+          if (howFar) resumeEarlierTake(earlier, howFar);
+          else offerEarlierTake(earlier);
+        });
       });
   }
 
