@@ -116,15 +116,16 @@
 
   // --- how much to send in one PATCH ----------------------------------------------
 
-  function clampChunkSize(bytes) {
-    return Math.floor(Math.min(MAX_CHUNK_SIZE, Math.max(MIN_CHUNK_SIZE, bytes)));
+  function clampChunkSize(bytes, ceiling) {
+    return Math.floor(Math.min(ceiling || MAX_CHUNK_SIZE, Math.max(MIN_CHUNK_SIZE, bytes)));
   }
 
   /* The size of the next PATCH, from how long the last one took. `fixed` (the page's
    * `?chunk=`, for tests) keeps one size, except where the server says it is too large. */
   function ChunkSizer(fixed) {
     this.fixed = !!fixed;
-    this.size = fixed ? clampChunkSize(fixed) : FIRST_CHUNK_SIZE;
+    this.ceiling = MAX_CHUNK_SIZE; // lowered for good when the server refuses a PATCH as too large
+    this.size = fixed ? clampChunkSize(fixed, this.ceiling) : FIRST_CHUNK_SIZE;
     this.startedAt = 0;
   }
 
@@ -140,20 +141,20 @@
     var fitting = (bytes * TARGET_PATCH_MS) / ms;
     // Grow at most twofold at a time: a small PATCH's time is mostly the round trip, not its bytes.
     var next = ms < SLOW_PATCH_MS ? Math.min(this.size * 2, Math.max(this.size, fitting)) : fitting;
-    this.size = clampChunkSize(next);
+    this.size = clampChunkSize(next, this.ceiling);
   };
 
   // A PATCH that failed (the connection dropped or stalled): the next one risks less.
   ChunkSizer.prototype.failed = function () {
     this.startedAt = 0;
-    if (!this.fixed) this.size = clampChunkSize(this.size / 2);
+    if (!this.fixed) this.size = clampChunkSize(this.size / 2, this.ceiling);
   };
 
   // The server refused a PATCH as too large (413): false when it cannot get smaller.
   ChunkSizer.prototype.tooLarge = function () {
-    var smaller = clampChunkSize(this.size / 2);
+    var smaller = clampChunkSize(this.size / 2, this.ceiling);
     if (smaller === this.size) return false;
-    this.size = smaller;
+    this.size = this.ceiling = smaller;
     return true;
   };
 

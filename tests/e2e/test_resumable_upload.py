@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, Route, expect
+from pytest_django import Settings
 from pytest_django.live_server_helper import LiveServer
 
 from invites.services import invite_create
@@ -48,6 +49,13 @@ from videos.tests.factories import make_video
 SMALL_TAKE_MS = 8_000
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def real_chunk_bounds(settings: Settings) -> None:
+    """The server's default PATCH bounds (the test settings allow tiny PATCHes for protocol tests)."""
+    settings.AURIO_MIN_CHUNK_BYTES = MIN_CHUNK
+    settings.AURIO_MAX_CHUNK_BYTES = 8 * 1024 * 1024
 
 
 def tus_requests(proxy: FaultProxy, since: int = 0) -> list[Request]:
@@ -397,3 +405,29 @@ def test_a_lost_answer_to_finish_is_retried_and_makes_one_video(
     assert finishes == [201, 200]
     assert Video.objects.filter(invite=invite).count() == 1
     assert Upload.objects.filter(invite=invite).count() == 1
+
+
+def test_a_server_that_takes_smaller_patches_gets_them(
+    live_server: LiveServer, proxy: FaultProxy, browser_page: Page, tmp_path: Path, settings: Settings
+) -> None:
+    settings.AURIO_MAX_CHUNK_BYTES = 400_000  # an operator's lower AURIO_MAX_CHUNK_BYTES
+    page = browser_page
+    clip = make_video(
+        tmp_path / "answer.webm", seconds=3, picture="camera", size=(640, 480), bitrate=4_000_000
+    )
+    length = clip.stat().st_size
+    invite = invite_create(email="cand@example.com", name="Cand")
+    page.goto(proxy.url + record_path(invite.token))
+    wait_for_camera(page)
+    page.locator("#file").set_input_files(clip)
+    page.click("#submit")
+    expect_done(page, invite)
+
+    offsets = patch_offsets(tus_requests(proxy))
+    # One PATCH is refused as too large (413) and sent again, halved; the page then stays below.
+    assert len(offsets) - len(set(offsets)) == 1, offsets
+    stored = sorted(set(offsets))
+    sizes = [end - start for start, end in zip(stored, [*stored[1:], length], strict=True)]
+    assert max(sizes) <= 400_000, sizes
+    upload = Upload.objects.get(invite=invite)
+    assert upload.length == upload.offset == length
