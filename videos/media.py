@@ -22,6 +22,12 @@ log = logging.getLogger(__name__)
 # Defaults of the budgets (settings AURIO_MAX_VIDEO_PIXELS, AURIO_MAX_FRAME_RATE).
 MAX_VIDEO_PIXELS = 3840 * 2160
 MAX_FRAME_RATE = 120
+# Packets a second of the longest take allowed, over all streams: a 60 fps
+# picture and two sound tracks need about 160. Demuxing costs per packet, so a
+# file of millions of one-sample packets (a few MB) would hold a web process's
+# CPU for minutes; it is refused once it passes this many.
+PACKETS_PER_SECOND = 500
+MAX_STREAMS = 16
 _NAMED_SIZES = {
     3840 * 2160: "4K (3840×2160)",
     1920 * 1080: "1080p (1920×1080)",
@@ -140,7 +146,12 @@ def probe(path: Path, *, max_pixels: int | None = None, max_frame_rate: float | 
             raise OverBudget(
                 f"The video is {width}×{height} pixels; the largest we accept is {_size_name(max_pixels)}."
             )
-        timing = _measure(container, video)
+        if len(container.streams) > MAX_STREAMS:
+            raise OverBudget(
+                f"The file has {len(container.streams)} streams; "
+                "a video answer needs no more than a picture and a sound track."
+            )
+        timing = _measure(container, video, max_packets=_max_packets())
         if not timing.video_packets:
             raise UnreadableVideo("The video has no pictures in it; it may be damaged or incomplete.")
         rate = timing.frame_rate
@@ -193,16 +204,28 @@ class _Timing:
     frame_rate: float | None
 
 
-def _measure(container: av.container.InputContainer, video: av.VideoStream) -> _Timing:
+def _max_packets() -> int:
+    longest = settings.AURIO_MAX_DURATION_SECONDS + settings.AURIO_DURATION_TOLERANCE_SECONDS
+    return longest * PACKETS_PER_SECOND
+
+
+def _measure(container: av.container.InputContainer, video: av.VideoStream, *, max_packets: int) -> _Timing:
     """From first to last packet (the last one's duration included), over
-    every stream; and the video's average frame rate, from its packet count."""
+    every stream; and the video's average frame rate, from its packet count.
+    More than `max_packets` packets raise OverBudget at once."""
     start = end = None
     video_start = video_end = None
-    video_packets = 0
+    video_packets = packets = 0
     try:
         for packet in container.demux():
             if not packet.size:  # the empty packet that ends each stream
                 continue
+            packets += 1
+            if packets > max_packets:
+                raise OverBudget(
+                    "The file is cut into far more pieces (packets) than a video answer has; "
+                    "it may be damaged. Please export it again or record in the browser."
+                )
             is_video = packet.stream.index == video.index
             video_packets += is_video
             at = packet.pts if packet.pts is not None else packet.dts
