@@ -147,6 +147,10 @@ def _upload(token: str, upload_id: str) -> Upload:
 
 
 def _patch(request: HttpRequest, found: Upload) -> HttpResponse:
+    if "HTTP_TRANSFER_ENCODING" in request.META and not request.META.get("CONTENT_LENGTH"):
+        # Django reads a body only up to Content-Length: a chunked one would be
+        # taken as empty, and the client would send it again and again.
+        raise services.TusError(411, "Send each chunk with a Content-Length, not Transfer-Encoding: chunked.")
     # An empty body needs no type: some clients send their last, empty chunk bare.
     if request.content_type != OFFSET_CONTENT_TYPE and request.META.get("CONTENT_LENGTH", "0") not in (
         "",

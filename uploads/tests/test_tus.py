@@ -355,3 +355,14 @@ def test_delete_terminates_the_upload_and_its_chunks(client: Client, started: st
 
 def test_unsupported_method_on_an_upload_is_405(client: Client, started: str) -> None:
     assert client.put(started, headers=TUS).status_code == 405
+
+
+def test_a_chunked_patch_is_411_not_taken_as_empty(client: Client, started: str) -> None:
+    """Django reads a body only up to Content-Length: a chunked PATCH looked
+    empty, got 204 and moved nothing, so its client looped for ever."""
+    response = client.generic(
+        "PATCH", started, b"", content_type=OCTETS,
+        headers={**TUS, "Upload-Offset": "0", "Transfer-Encoding": "chunked"},
+    )  # fmt: skip
+    assert response.status_code == 411
+    assert "Content-Length" in response.json()["detail"]
