@@ -49,6 +49,7 @@ class RequestIdMiddleware:
 
 # How long clients are asked to wait before trying again while the database is away.
 DATABASE_RETRY_AFTER_SECONDS = 10
+STORAGE_RETRY_AFTER_SECONDS = 30
 DATABASE_UNAVAILABLE = (
     "aurio is briefly unavailable: it cannot reach its database. Nothing you already sent is lost; "
     "please try again in a moment."
@@ -86,7 +87,11 @@ class DatabaseUnavailableMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        return self.get_response(request)
+        response = self.get_response(request)
+        if response.status_code == 503 and not response.has_header("Retry-After"):
+            # Every "try again" (storage full or unreachable, too busy) says when.
+            response["Retry-After"] = str(STORAGE_RETRY_AFTER_SECONDS)
+        return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         return self.answer(request, exception)

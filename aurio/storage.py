@@ -18,7 +18,9 @@ import functools
 import hashlib
 import logging
 import os
+import re
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -167,13 +169,35 @@ def temp_dir() -> str | None:
 
 
 def temporary_directory(purpose: str) -> tempfile.TemporaryDirectory[str]:
-    return tempfile.TemporaryDirectory(dir=temp_dir(), prefix=f"{TEMP_PREFIX}{purpose}-")
+    """A work folder named for its purpose and owner (`aurio-finish-<pid>@<host>@…`),
+    so the sweep can tell one whose process has died."""
+    owner = f"{os.getpid()}@{socket.gethostname()}@"
+    return tempfile.TemporaryDirectory(dir=temp_dir(), prefix=f"{TEMP_PREFIX}{purpose}-{owner}")
+
+
+_OWNER = re.compile(r"^aurio-[a-z]+-(\d+)@([^@]+)@")
+
+
+def _owner_is_dead(name: str) -> bool:
+    """The folder was made by a process of this machine that is gone. (Another
+    machine's processes can't be asked: their folders go by age.)"""
+    match = _OWNER.match(name)
+    if match is None or match.group(2) != socket.gethostname():
+        return False
+    try:
+        os.kill(int(match.group(1)), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError):
+        return False
+    return False
 
 
 def remove_stale_temp(*, older_than: float, dry_run: bool = False) -> list[str]:
-    """Remove aurio's temporary files and folders not touched for `older_than`
-    seconds: left by a process killed mid-upload or mid-processing. Django's own
-    spooled uploads (`*.upload*`) count too when the folder is aurio's alone."""
+    """Remove aurio's temporary files and folders left by a process killed
+    mid-upload or mid-processing: at once when their process (on this machine)
+    is gone, else once untouched for `older_than` seconds. Django's own spooled
+    uploads (`*.upload*`) count too when the folder is aurio's alone."""
     folder = Path(temp_dir() or tempfile.gettempdir())
     own_folder = bool(settings.FILE_UPLOAD_TEMP_DIR) and folder.name == ".tmp"
     cutoff = time.time() - older_than
@@ -181,7 +205,7 @@ def remove_stale_temp(*, older_than: float, dry_run: bool = False) -> list[str]:
     for entry in folder.iterdir() if folder.is_dir() else []:
         ours = entry.name.startswith(TEMP_PREFIX) or (own_folder and ".upload" in entry.name)
         try:
-            if not ours or _newest_change(entry) >= cutoff:
+            if not ours or (not _owner_is_dead(entry.name) and _newest_change(entry) >= cutoff):
                 continue
             if not dry_run:
                 if entry.is_dir() and not entry.is_symlink():

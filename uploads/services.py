@@ -395,9 +395,11 @@ def upload_finish(*, upload: Upload) -> Video:
                 return _linked(upload, video)
             if isinstance(exc, TusError):
                 raise
-            log.exception("reading back the parts of upload %s failed", upload.pk)
+            log.exception("putting the parts of upload %s together failed", upload.pk)
             raise TusError(
-                503, "We couldn't read your upload back just now; please try again in a minute."
+                503,
+                "We couldn't put your upload together just now (the server may be short of space); "
+                "everything you sent is kept. Please try again in a minute.",
             ) from exc
         Upload.objects.filter(pk=upload.pk).update(sha256=upload.sha256)
         assembled = _AssembledUpload(path, upload.filename or "answer", upload.filetype)

@@ -110,6 +110,7 @@ def test_finish_on_a_full_disk_is_503_and_keeps_everything_for_the_retry(
 
     assert response.status_code == 503, response.content
     assert "try again" in response.json()["detail"]
+    assert int(response["Retry-After"]) > 0
     invite.refresh_from_db()
     assert invite.status != InviteStatus.SUBMITTED
     assert not Video.objects.exists()

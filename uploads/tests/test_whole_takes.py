@@ -471,3 +471,31 @@ def test_the_sweep_and_reconcile_remove_old_temporary_files_only(settings: objec
     call_command("process_videos", "--stuck", stdout=StringIO())
     assert not old_dir.exists() and young.exists()
     young.rmdir()
+
+
+def test_the_sweep_removes_at_once_the_work_folders_of_a_process_that_died(settings: object) -> None:
+    """A finish killed mid-way leaves the file assembled and remuxed (twice its
+    size): on a tight disk the retry has no room, so waiting an hour is too long."""
+    import socket
+    import subprocess
+
+    from aurio.storage import temp_dir
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    host = socket.gethostname()
+    folder = Path(temp_dir() or "")
+    orphaned = folder / f"aurio-finish-{dead.pid}@{host}@x1"
+    alive = folder / f"aurio-finish-{os.getpid()}@{host}@x2"
+    elsewhere = folder / f"aurio-finish-{dead.pid}@another-machine@x3"
+    for path in (orphaned, alive, elsewhere):
+        path.mkdir()
+        (path / "upload").write_bytes(b"x" * 100)
+
+    call_command("process_videos", "--stuck", stdout=StringIO())
+
+    assert not orphaned.exists()
+    assert alive.exists() and elsewhere.exists()  # a live process's, and one this machine can't judge
+    for path in (alive, elsewhere):
+        (path / "upload").unlink()
+        path.rmdir()
