@@ -197,7 +197,7 @@ STORAGES = {
     "local": _LOCAL_MEDIA,
     **({"s3": _S3_MEDIA} if _S3_MEDIA["OPTIONS"]["bucket_name"] else {}),  # type: ignore[index]
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        "BACKEND": "aurio.storage.StaticFilesStorage"
         if not DEBUG
         else "django.contrib.staticfiles.storage.StaticFilesStorage",
     },
@@ -217,6 +217,9 @@ FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Static files are also served from the source folders, so a server started
+# without `collectstatic` still has its styles (see aurio.storage.StaticFilesStorage).
+WHITENOISE_USE_FINDERS = True
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
 LANGUAGE_CODE = "en-us"

@@ -31,6 +31,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage, Storage
+from whitenoise.storage import CompressedManifestStaticFilesStorage
 
 log = logging.getLogger(__name__)
 
@@ -308,3 +309,16 @@ def _private_s3_storage() -> type:
     # Importable, picklable and deconstructible as aurio.storage.PrivateS3Storage.
     PrivateS3Storage.__module__, PrivateS3Storage.__qualname__ = __name__, "PrivateS3Storage"
     return PrivateS3Storage
+
+
+class StaticFilesStorage(CompressedManifestStaticFilesStorage):
+    """whitenoise's hashed, compressed static files; when `collectstatic` was
+    not run (a server started by hand), a page names the file unhashed and
+    logs why, instead of failing with a 500 (error pages included)."""
+
+    def stored_name(self, name: str) -> str:
+        try:
+            return str(super().stored_name(name))
+        except ValueError as exc:
+            log.error("static file %s: %s (run `manage.py collectstatic`)", name, exc)
+            return name
