@@ -210,10 +210,10 @@ def test_a_chunk_stored_just_before_the_database_fails_is_not_left_behind(
 
     upload = Upload.objects.create(invite=invite, length=10)
 
-    def down(**kwargs: object) -> None:
+    def down(self: Chunk, *args: object, **kwargs: object) -> None:
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(Chunk.objects, "create", down)
+    monkeypatch.setattr(Chunk, "save", down)
     with pytest.raises(OperationalError):
         services.upload_append(upload=upload, offset=0, stream=io.BytesIO(b"0123456789"))
     parts = media_root / "uploads" / str(upload.pk)
