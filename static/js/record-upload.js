@@ -116,18 +116,21 @@
 
   // --- how much to send in one PATCH ----------------------------------------------
 
-  function clampChunkSize(bytes, ceiling) {
-    return Math.floor(Math.min(ceiling || MAX_CHUNK_SIZE, Math.max(MIN_CHUNK_SIZE, bytes)));
-  }
-
   /* The size of the next PATCH, from how long the last one took. `fixed` (the page's
-   * `?chunk=`, for tests) keeps one size, except where the server says it is too large. */
+   * `?chunk=`, for tests) keeps one size, except where the server refuses it. */
   function ChunkSizer(fixed) {
     this.fixed = !!fixed;
-    this.ceiling = MAX_CHUNK_SIZE; // lowered for good when the server refuses a PATCH as too large
-    this.size = fixed ? clampChunkSize(fixed, this.ceiling) : FIRST_CHUNK_SIZE;
+    // Raised or lowered for good when the server refuses a PATCH as too small or too large
+    // (AURIO_MIN_CHUNK_BYTES or AURIO_MAX_CHUNK_BYTES set beyond their defaults).
+    this.floor = MIN_CHUNK_SIZE;
+    this.ceiling = MAX_CHUNK_SIZE;
+    this.size = this.fit(fixed || FIRST_CHUNK_SIZE);
     this.startedAt = 0;
   }
+
+  ChunkSizer.prototype.fit = function (bytes) {
+    return Math.floor(Math.min(this.ceiling, Math.max(this.floor, bytes)));
+  };
 
   ChunkSizer.prototype.started = function () {
     this.startedAt = performance.now();
@@ -141,20 +144,29 @@
     var fitting = (bytes * TARGET_PATCH_MS) / ms;
     // Grow at most twofold at a time: a small PATCH's time is mostly the round trip, not its bytes.
     var next = ms < SLOW_PATCH_MS ? Math.min(this.size * 2, Math.max(this.size, fitting)) : fitting;
-    this.size = clampChunkSize(next, this.ceiling);
+    this.size = this.fit(next);
   };
 
   // A PATCH that failed (the connection dropped or stalled): the next one risks less.
   ChunkSizer.prototype.failed = function () {
     this.startedAt = 0;
-    if (!this.fixed) this.size = clampChunkSize(this.size / 2, this.ceiling);
+    if (!this.fixed) this.size = this.fit(this.size / 2);
   };
 
   // The server refused a PATCH as too large (413): false when it cannot get smaller.
   ChunkSizer.prototype.tooLarge = function () {
-    var smaller = clampChunkSize(this.size / 2, this.ceiling);
+    var smaller = this.fit(this.size / 2);
     if (smaller === this.size) return false;
     this.size = this.ceiling = smaller;
+    return true;
+  };
+
+  // The server refused a PATCH that was not the last one as too small (400): false when it
+  // cannot get larger.
+  ChunkSizer.prototype.tooSmall = function () {
+    var larger = this.fit(this.size * 2);
+    if (larger === this.size) return false;
+    this.size = this.floor = larger;
     return true;
   };
 
@@ -247,6 +259,12 @@
       if (upload) upload.options.chunkSize = sizer.size;
     }
 
+    // Whether a refused PATCH carried the end of the take (the server takes any size for that one).
+    function wasLastPatch(request) {
+      var offset = parseInt(request.getHeader("Upload-Offset"), 10);
+      return isNaN(offset) || offset + sizer.size >= options.blob.size;
+    }
+
     // onShouldRetry and onError can both see one failure: count it once.
     function noteFailure(error) {
       if (!error || error === lastFailure) return;
@@ -325,6 +343,12 @@
         resumeSoon();
       } else if (method === "PATCH" && status === 413 && sizer.tooLarge()) {
         // The server takes smaller PATCHes than this one (AURIO_MAX_CHUNK_BYTES).
+        applyChunkSize();
+        resumeSoon();
+      } else if (method === "PATCH" && status === 400 && !wasLastPatch(error.originalRequest) &&
+        sizer.tooSmall()) {
+        // The server wants larger PATCHes than this one (AURIO_MIN_CHUNK_BYTES); a 400 for
+        // any other reason is refused after a few doublings, as before.
         applyChunkSize();
         resumeSoon();
       } else {

@@ -150,13 +150,16 @@ def test_a_small_take_keeps_what_arrived_when_the_connection_is_cut(
     assert 2 * FIRST_CHUNK < kept["size"] < 5 * 1024 * 1024, kept
     received = capture_received_upload(page)
 
-    # Three quarters of the way through, every connection drops (mid-PATCH, after the first).
-    proxy.cut_after(kept["size"] * 3 // 4, refuse_for=3.0)
+    # A slowish line (each PATCH takes seconds); once the first PATCH is in, every
+    # connection drops mid-way through the next one and the network stays away for 3 s.
+    proxy.throttle(100_000)
     page.click("#submit")
-    assert wait_until(lambda: proxy.cuts == 1, timeout=30)
+    assert wait_until(lambda: len(patch_offsets(tus_requests(proxy))) >= 2, timeout=30)
+    proxy.refuse_for(3.0)
+    proxy.throttle(None)
     # The PATCHes that arrived whole before the cut are kept by the server...
     kept_at_cut = Upload.objects.get(invite=invite).offset
-    assert kept_at_cut > 0
+    assert 0 < kept_at_cut < kept["size"]
 
     expect_done(page, invite)
     log = tus_requests(proxy)
@@ -164,8 +167,10 @@ def test_a_small_take_keeps_what_arrived_when_the_connection_is_cut(
     resumed = first_head(log)
     before, after = patch_offsets(log[:resumed]), patch_offsets(log[resumed:])
     assert before[:2] == [0, FIRST_CHUNK], log
+    # (the PATCH under way when the connection dropped was lost, and is sent again)
+    assert before[-1] == kept_at_cut, log
     # ...and the page carries on from there, not from 0.
-    assert after[0] == kept_at_cut, log
+    assert after[:1] == [kept_at_cut], log
     assert all(r.checksum for r in log if r.method == "PATCH"), log
     upload = Upload.objects.get(invite=invite)
     assert_one_video_from(upload, kept, received, seconds=(6, 10))
@@ -429,5 +434,32 @@ def test_a_server_that_takes_smaller_patches_gets_them(
     stored = sorted(set(offsets))
     sizes = [end - start for start, end in zip(stored, [*stored[1:], length], strict=True)]
     assert max(sizes) <= 400_000, sizes
+    upload = Upload.objects.get(invite=invite)
+    assert upload.length == upload.offset == length
+
+
+def test_a_server_that_wants_larger_patches_gets_them(
+    live_server: LiveServer, proxy: FaultProxy, browser_page: Page, tmp_path: Path, settings: Settings
+) -> None:
+    settings.AURIO_MIN_CHUNK_BYTES = 300_000  # an operator's higher AURIO_MIN_CHUNK_BYTES
+    page = browser_page
+    clip = make_video(
+        tmp_path / "answer.webm", seconds=3, picture="camera", size=(640, 480), bitrate=4_000_000
+    )
+    length = clip.stat().st_size
+    invite = invite_create(email="cand@example.com", name="Cand")
+    page.goto(proxy.url + record_path(invite.token))
+    wait_for_camera(page)
+    page.locator("#file").set_input_files(clip)
+    page.click("#submit")
+    expect_done(page, invite)
+
+    offsets = patch_offsets(tus_requests(proxy))
+    # The first PATCH (256 KiB) is refused as too small (400) and sent again, doubled.
+    assert offsets[:2] == [0, 0], offsets
+    assert len(offsets) - len(set(offsets)) == 1, offsets
+    stored = sorted(set(offsets))
+    sizes = [end - start for start, end in zip(stored, [*stored[1:], length], strict=True)]
+    assert min(sizes[:-1]) >= 300_000, sizes
     upload = Upload.objects.get(invite=invite)
     assert upload.length == upload.offset == length
