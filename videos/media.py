@@ -6,7 +6,6 @@ needs a system package.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import struct
@@ -313,11 +312,3 @@ def _packet_tally(path: Path) -> dict[tuple[int, str], tuple[int, int]]:
     except (av.error.FFmpegError, UnicodeDecodeError):
         return {}
     return tally
-
-
-def sha256_of(path: Path, chunk_size: int = 1024 * 1024) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()

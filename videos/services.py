@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from audit import services as audit
 from audit.services import CANDIDATE, SYSTEM, Action, Actor
-from aurio.storage import READ_SIZE, local_path, save_verified, temporary_directory
+from aurio.storage import READ_SIZE, local_path, save_verified, sha256_of, temporary_directory
 from invites.models import Invite, InviteStatus
 from invites.services import invite_claim_submission, invite_release_submission
 from videos import media
@@ -147,7 +147,7 @@ def _new_video(
         original_name=name[:255],
         content_type=container.content_type,
         size=path.stat().st_size,
-        sha256=media.sha256_of(path),
+        sha256=sha256_of(path),
         duration_seconds=info.duration_seconds,
         width=info.width,
         height=info.height,

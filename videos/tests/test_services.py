@@ -8,10 +8,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile, TemporaryUploaded
 from django.db import DatabaseError
 from django_tasks_db.models import DBTaskResult
 
-from aurio.storage import PrivateFileSystemStorage
+from aurio.storage import PrivateFileSystemStorage, sha256_of
 from invites.models import Invite, InviteStatus
 from videos import services
-from videos.media import sha256_of
 from videos.models import Status, Video
 
 pytestmark = pytest.mark.django_db
