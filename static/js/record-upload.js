@@ -205,7 +205,9 @@
    * onProgress({sent, total, fraction, bytesPerSecond, secondsLeft}), onWaiting(offline),
    * onResumeFrom(offset, total) (the server's answer when an upload carries on),
    * onStartAgain(status) (the server no longer has the upload: it starts again from byte 0),
-   * onUploaded(url or null), onSaving(), onDone(videoId), onRefused(status, detail). */
+   * onUploaded(url or null), onSaving(), onDone(videoId), onRefused(status, detail, verdict):
+   * `verdict` is true when the server refused the file itself (too large, not a video, too long),
+   * false when it refused a request (sending the same take again later may work). */
   function send(options) {
     var tus = window.tus;
     var meter = new RateMeter();
@@ -230,9 +232,9 @@
       if (upload) upload.abort(false);
     }
 
-    function refuse(status, detail) {
+    function refuse(status, detail, verdict) {
       stop();
-      options.onRefused(status, detail);
+      options.onRefused(status, detail, Boolean(verdict));
     }
 
     function nextWait() {
@@ -352,7 +354,8 @@
         applyChunkSize();
         resumeSoon();
       } else {
-        refuse(status, detail);
+        // Only a take too large to create an upload for is a verdict on the file itself.
+        refuse(status, detail, method === "POST" && status === 413);
       }
     }
 
@@ -510,7 +513,7 @@
       } else if (status >= 500 || status === 429) {
         retryFinish(url);
       } else {
-        refuse(status, detail);
+        refuse(status, detail, [413, 415, 422].indexOf(status) !== -1);
       }
     }
 

@@ -1043,8 +1043,8 @@
       onDone: function () {
         finished(info);
       },
-      onRefused: function (status, detail) {
-        refused(info, status, detail);
+      onRefused: function (status, detail, verdict) {
+        refused(info, status, detail, verdict);
       },
     });
   }
@@ -1066,7 +1066,9 @@
     });
   }
 
-  function refused(info, status, detail) {
+  // `verdict`: the server refused the file itself, so it is let go; any other refusal
+  // keeps the take (in this browser too) for the candidate to submit again.
+  function refused(info, status, detail, verdict) {
     sender = null;
     if (status === 404 || status === 410) {
       gone(detail || STATUS_MESSAGES[status]);
@@ -1075,7 +1077,7 @@
     var message = detail || STATUS_MESSAGES[status] ||
       (status ? "Something went wrong on our side (error " + status + "). Please press \u201cSubmit\u201d again." :
         MESSAGES.unreadable);
-    if ([400, 413, 415, 422].indexOf(status) !== -1) {
+    if (verdict) {
       // The server will not take these bytes: sending them again cannot help.
       info.refused = true;
       if (store && info.stored) store.deleteTake(info.key).catch(function () {});
