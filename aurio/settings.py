@@ -217,9 +217,6 @@ FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-# Static files are also served from the source folders, so a server started
-# without `collectstatic` still has its styles (see aurio.storage.StaticFilesStorage).
-WHITENOISE_USE_FINDERS = True
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
 LANGUAGE_CODE = "en-us"
