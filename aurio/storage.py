@@ -320,5 +320,7 @@ class StaticFilesStorage(CompressedManifestStaticFilesStorage):
         try:
             return str(super().stored_name(name))
         except ValueError as exc:
+            if self.hashed_files:  # collected: the file really is missing
+                raise
             log.error("static file %s: %s (run `manage.py collectstatic`)", name, exc)
             return name
