@@ -25,7 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from aurio.storage import save_verified, temporary_directory
+from aurio.storage import READ_SIZE, save_verified, temporary_directory
 from invites.models import Invite
 from invites.services import invite_start_take
 from uploads.models import Chunk, Upload
@@ -34,7 +34,6 @@ from videos.models import Video
 
 log = logging.getLogger(__name__)
 
-READ_SIZE = 1024 * 1024
 # A chunk row at or past the upload's offset older than this was left by a
 # request that died between storing and committing (committing takes
 # milliseconds, or SQLite's lock wait at most); a younger one may be in flight.
