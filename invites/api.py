@@ -11,7 +11,8 @@ from ninja.errors import HttpError
 from pydantic import EmailStr, Field, field_validator
 
 from audit.services import Actor
-from aurio.api import RECRUITER_ERRORS, Error, recruiter_auth, require_permission
+from aurio.auth import recruiter_auth, require_permission
+from aurio.errors import RECRUITER_ERRORS, Error
 from aurio.ratelimit import limited_api
 from invites.models import Invite, InviteStatus
 from invites.repository import invite_for_token, invites_with_videos

@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
-from aurio.api import Error
+from aurio.errors import Error
 from aurio.ratelimit import limited_api
 from invites.repository import invite_for_token
 from uploads import services

@@ -10,7 +10,8 @@ from ninja.errors import HttpError
 
 from audit import services as audit
 from audit.services import Actor
-from aurio.api import RECRUITER_ERRORS, Error, recruiter_auth, require_permission
+from aurio.auth import recruiter_auth, require_permission
+from aurio.errors import RECRUITER_ERRORS, Error
 from aurio.ratelimit import limited_api
 from invites.repository import invite_for_token
 from videos import services

@@ -91,7 +91,7 @@ def test_a_real_api_operation_meeting_an_unreachable_database_gets_json_503(
         raise OperationalError("connection refused")
 
     settings.DEBUG = debug  # type: ignore[attr-defined]
-    monkeypatch.setattr("aurio.api.ApiToken.objects.select_related", down)
+    monkeypatch.setattr("aurio.auth.ApiToken.objects.select_related", down)
     response = api.get("/api/v1/invites")
     assert response.status_code == 503
     assert response["Retry-After"] == RETRY_AFTER
