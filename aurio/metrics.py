@@ -18,19 +18,16 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Min, Q, Sum
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseForbidden
 from django.tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
-from django.utils import timezone
 from django.utils.crypto import constant_time_compare
+from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django_tasks_db.backend import DatabaseBackend
 
 from aurio.ratelimit import cache_incr
-from invites.models import Invite, InviteStatus
-from uploads.models import Upload
-from videos.models import Status, Video
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +39,14 @@ _PROXY_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
 
 @dataclass
 class Metric:
+    """One metric and its samples. `title` heads it in `manage.py summary`;
+    `unit` ("bytes", "age" (seconds waited) or "") says how summary shows its value."""
+
     name: str
     help: str
     kind: str = "gauge"
+    title: str = ""
+    unit: str = ""
     samples: list[tuple[dict[str, str], float]] = field(default_factory=list)
 
     def add(self, value: float | None, **labels: str) -> Metric:
@@ -72,75 +74,6 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def video_metrics() -> Iterable[Metric]:
-    by_status = dict(Video.objects.order_by().values_list("status").annotate(n=Count("pk")))
-    videos = Metric("aurio_videos", "Videos stored, by processing status.")
-    for status in Status:
-        videos.add(by_status.get(status.value, 0), status=status.value)
-    totals = Video.objects.aggregate(
-        bytes=Sum("size"),
-        runs=Sum("processing_run"),
-        oldest=Min("created_at", filter=Q(status__in=[Status.UPLOADED, Status.PROCESSING])),
-    )
-    backlog_age = (timezone.now() - totals["oldest"]).total_seconds() if totals["oldest"] else 0
-    return [
-        videos,
-        Metric("aurio_video_bytes", "Bytes of original videos stored.").add(totals["bytes"]),
-        Metric(
-            "aurio_video_processing_runs", "Processing runs started, over the videos stored (retries count)."
-        ).add(totals["runs"]),
-        Metric(
-            "aurio_processing_backlog_age_seconds",
-            "Age of the oldest video not processed yet (0: none waiting).",
-        ).add(backlog_age),
-    ]
-
-
-def upload_metrics() -> Iterable[Metric]:
-    now = timezone.now()
-    in_progress = Q(video__isnull=True, failure="", expires_at__gt=now)
-    counts = Upload.objects.aggregate(
-        in_progress=Count("pk", filter=in_progress),
-        in_progress_bytes=Sum("offset", filter=in_progress),
-        refused=Count("pk", filter=~Q(failure="")),
-    )
-    return [
-        Metric("aurio_uploads_in_progress", "Resumable uploads begun, not finished, not expired.").add(
-            counts["in_progress"]
-        ),
-        Metric("aurio_uploads_in_progress_bytes", "Bytes received so far by the uploads in progress.").add(
-            counts["in_progress_bytes"]
-        ),
-        Metric(
-            "aurio_uploads_refused",
-            "Finished resumable uploads whose file was refused (not a video, too long...).",
-        ).add(counts["refused"]),
-    ]
-
-
-def invite_metrics() -> Iterable[Metric]:
-    # The same order of precedence as Invite.status, as one query.
-    now = timezone.now()
-    revoked = Q(revoked_at__isnull=False)
-    submitted = Q(revoked_at__isnull=True, submitted_at__isnull=False)
-    unused = Q(revoked_at__isnull=True, submitted_at__isnull=True)
-    expired = unused & Q(expires_at__lte=now)
-    live = unused & Q(expires_at__gt=now)
-    counts = Invite.objects.aggregate(
-        **{
-            InviteStatus.REVOKED.value: Count("pk", filter=revoked),
-            InviteStatus.SUBMITTED.value: Count("pk", filter=submitted),
-            InviteStatus.EXPIRED.value: Count("pk", filter=expired),
-            InviteStatus.OPENED.value: Count("pk", filter=live & Q(opened_at__isnull=False)),
-            InviteStatus.OPEN.value: Count("pk", filter=live & Q(opened_at__isnull=True)),
-        }
-    )
-    invites = Metric("aurio_invites", "Invites, by status.")
-    for status in InviteStatus:
-        invites.add(counts[status.value], status=status.value)
-    return [invites]
-
-
 def task_metrics() -> Iterable[Metric]:
     """Tasks by status, for the database queue (the Redis queue keeps its own numbers)."""
     if not isinstance(task_backends[DEFAULT_TASK_BACKEND_ALIAS], DatabaseBackend):
@@ -148,7 +81,7 @@ def task_metrics() -> Iterable[Metric]:
     from django_tasks_db.models import DBTaskResult
 
     by_status = dict(DBTaskResult.objects.order_by().values_list("status").annotate(n=Count("pk")))
-    tasks = Metric("aurio_tasks", "Background tasks in the database queue, by status.")
+    tasks = Metric("aurio_tasks", "Background tasks in the database queue, by status.", title="Tasks queued")
     for status, n in sorted(by_status.items()):
         tasks.add(n, status=status)
     return [tasks]
@@ -203,15 +136,20 @@ def error_metrics() -> Iterable[Metric]:
         "aurio_http_errors_total",
         "Answers with status 408, 429 or 5xx, all web processes, since the cache was last cleared.",
         kind="counter",
+        title="HTTP errors counted",
     )
     for bucket in buckets:
         errors.add(counts.get(_ERROR_KEY.format(bucket), 0), status=bucket)
     return [errors]
 
 
+def collect() -> list[Metric]:
+    """Every metric, from the providers AURIO_METRICS names (each app provides its own)."""
+    return [metric for provider in settings.AURIO_METRICS for metric in import_string(provider)()]
+
+
 def render_metrics() -> str:
-    metrics = [*video_metrics(), *upload_metrics(), *invite_metrics(), *task_metrics(), *error_metrics()]
-    return "".join(metric.render() for metric in metrics)
+    return "".join(metric.render() for metric in collect())
 
 
 def may_scrape(request: HttpRequest) -> bool:

@@ -469,3 +469,17 @@ for _allowed in METRICS_ALLOWED_IPS:
             f"METRICS_ALLOWED_IPS: {_allowed!r} is not an address or network"
         ) from None
 METRICS_TOKEN = envsecret("METRICS_TOKEN")
+
+# Where /metrics and `manage.py summary` get their numbers: each app provides its
+# own (aurio names the apps only here, as dotted strings).
+AURIO_METRICS = [
+    "invites.metrics.invite_metrics",
+    "videos.metrics.video_metrics",
+    "uploads.metrics.upload_metrics",
+    "aurio.metrics.task_metrics",
+    "aurio.metrics.error_metrics",
+]
+# What the sweep (`manage.py process_videos --stuck --every`) also runs, besides
+# queueing stuck videos again and removing stale temporary files: each a
+# function of no arguments returning the lines to print.
+AURIO_SWEEP_STEPS = ["uploads.services.sweep_expired_uploads"]

@@ -110,8 +110,8 @@ def child_upload(source: Path) -> None:
     from django.core.files.uploadedfile import TemporaryUploadedFile
 
     from invites.services import invite_create
+    from uploads.accept import video_accept_upload
     from videos.models import Status, Video
-    from videos.services import video_accept_upload
 
     invite = invite_create(email=f"bench-{time.time_ns()}@example.invalid")
     upload = TemporaryUploadedFile(source.name, "video/webm", source.stat().st_size, None)

@@ -3,9 +3,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.html import format_html
 
 from audit.admin import history_section
@@ -34,17 +33,9 @@ class StatusFilter(admin.SimpleListFilter):
         return list(InviteStatus.choices)
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Invite]) -> QuerySet[Invite]:
-        now = timezone.now()
-        live = Q(revoked_at__isnull=True, submitted_at__isnull=True, expires_at__gt=now)
-        conditions = {
-            InviteStatus.REVOKED: Q(revoked_at__isnull=False),
-            InviteStatus.SUBMITTED: Q(revoked_at__isnull=True, submitted_at__isnull=False),
-            InviteStatus.EXPIRED: Q(revoked_at__isnull=True, submitted_at__isnull=True, expires_at__lte=now),
-            InviteStatus.OPENED: live & Q(opened_at__isnull=False),
-            InviteStatus.OPEN: live & Q(opened_at__isnull=True),
-        }
-        condition = conditions.get(self.value())  # type: ignore[call-overload]
-        return queryset if condition is None else queryset.filter(condition)
+        if self.value() not in InviteStatus.values:
+            return queryset
+        return queryset.filter(pk__in=Invite.objects.in_status(self.value()))  # type: ignore[arg-type]
 
 
 def copy_button(invite: Invite) -> str:

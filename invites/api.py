@@ -17,7 +17,6 @@ from aurio.ratelimit import limited_api
 from invites.models import Invite, InviteStatus
 from invites.repository import invite_for_token, invites_with_videos
 from invites.services import invite_create, invite_mark_opened, invite_start_take
-from videos.services import UploadRefused, check_invite_accepts_upload
 
 router = Router(tags=["invites"])
 
@@ -142,10 +141,7 @@ def start_take(request: HttpRequest, token: str) -> Status:
     invite = invite_for_token(token)
     if invite is None:
         raise HttpError(404, "This link is not valid.")
-    try:
-        check_invite_accepts_upload(invite)
-    except UploadRefused as exc:
-        raise HttpError(exc.status, exc.detail) from exc
+    invite.check_accepts_answer()
     take = invite_start_take(invite=invite)
     limit = settings.AURIO_MAX_ATTEMPTS
     if take is None:

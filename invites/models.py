@@ -9,8 +9,11 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Case, Q, QuerySet, Value, When
 from django.urls import reverse
 from django.utils import timezone
+
+from aurio.errors import Refused
 
 
 def new_nonce() -> str:
@@ -46,6 +49,44 @@ class InviteStatus(models.TextChoices):
     REVOKED = "revoked", "revoked"
 
 
+def _status_rules(now: datetime) -> list[tuple[InviteStatus, Q]]:
+    """The invite-status rule for many rows, in order of precedence (the first
+    that holds wins): the same order as `Invite.status` for one row."""
+    return [
+        (InviteStatus.REVOKED, Q(revoked_at__isnull=False)),
+        (InviteStatus.SUBMITTED, Q(submitted_at__isnull=False)),
+        (InviteStatus.EXPIRED, Q(expires_at__lte=now)),
+        (InviteStatus.OPENED, Q(opened_at__isnull=False)),
+        (InviteStatus.OPEN, Q()),
+    ]
+
+
+def usable_now() -> Q:
+    """Open or opened: neither revoked, submitted nor expired (`Invite.is_usable`)."""
+    return Q(revoked_at__isnull=True, submitted_at__isnull=True, expires_at__gt=timezone.now())
+
+
+class InviteQuerySet(QuerySet["Invite"]):
+    def with_status(self) -> InviteQuerySet:
+        """Annotated with `current_status`, by the same rule as `Invite.status`."""
+        rules = _status_rules(timezone.now())
+        return self.annotate(
+            current_status=Case(
+                *(When(condition, then=Value(status.value)) for status, condition in rules[:-1]),
+                default=Value(InviteStatus.OPEN.value),
+                output_field=models.CharField(),
+            )
+        )
+
+    def in_status(self, status: InviteStatus | str) -> InviteQuerySet:
+        """The invites whose status is `status` now."""
+        return self.with_status().filter(current_status=status)  # type: ignore[misc]
+
+    def usable(self) -> InviteQuerySet:
+        """Invites whose candidate can still record and submit (open or opened)."""
+        return self.filter(usable_now())
+
+
 class Invite(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     email = models.EmailField(help_text="Where the candidate is reached.")
@@ -76,6 +117,8 @@ class Invite(models.Model):
         editable=False,
         help_text="The video the submission claimed (set with submitted_at, in the same UPDATE).",
     )
+
+    objects = InviteQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -115,6 +158,26 @@ class Invite(models.Model):
     def is_usable(self) -> bool:
         """Can the candidate still record and submit through this link?"""
         return not (self.is_revoked or self.is_expired or self.submitted_at)
+
+    @property
+    def has_unfinished_claim(self) -> bool:
+        """Claimed for a video whose row was never written (the request died in
+        between): the submission can still be completed."""
+        return (
+            self.submitted_at is not None
+            and self.submission_id is not None
+            and not self.videos.filter(pk=self.submission_id).exists()  # type: ignore[attr-defined]
+        )
+
+    def check_accepts_answer(self) -> None:
+        """Refuse (409, 410) when this link can't take an answer any more."""
+        status = self.status
+        if status == InviteStatus.SUBMITTED and not self.has_unfinished_claim:
+            raise Refused(409, "An answer has already been submitted through this link.")
+        if status == InviteStatus.REVOKED:
+            raise Refused(410, "This link has been withdrawn.")
+        if status == InviteStatus.EXPIRED:
+            raise Refused(410, "This link has expired.")
 
     @property
     def status(self) -> InviteStatus:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import uuid
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 
 from invites.models import Invite, hash_token, token_for_nonce
 
@@ -25,10 +25,9 @@ def invite_for_token(token: str) -> Invite | None:
 
 
 def invites_with_videos() -> QuerySet[Invite]:
-    """Invites with their videos, newest first, in a constant number of queries."""
-    from videos.models import Video
-
-    return Invite.objects.prefetch_related(Prefetch("videos", queryset=Video.objects.order_by("-created_at")))
+    """Invites with their videos (newest first, the videos' own order), in a
+    constant number of queries."""
+    return Invite.objects.prefetch_related("videos")
 
 
 def invite_by_id(raw: str) -> Invite | None:

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from audit import services as audit
 from audit.services import CANDIDATE, SYSTEM, Action, Actor
-from invites.models import Invite, default_expiry, hash_token, new_nonce, token_for_nonce
+from invites.models import Invite, default_expiry, hash_token, new_nonce, token_for_nonce, usable_now
 
 # What staff may change on an invite after creating it.
 EDITABLE = ("email", "name", "expires_at")
@@ -126,7 +126,7 @@ def invite_claim_submission(
     without real transactions too.
     """
     now = timezone.now()
-    fresh = Q(submitted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now)
+    fresh = usable_now()
     again = Q(submission_id=video_id)
     taken_over = Q(submission_id=replacing) if replacing else Q(pk__in=[])
     claimed = Invite.objects.filter(Q(pk=invite.pk) & (fresh | again | taken_over)).update(

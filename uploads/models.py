@@ -17,6 +17,16 @@ def default_upload_expiry() -> datetime:
     return timezone.now() + timedelta(hours=settings.AURIO_UPLOAD_EXPIRY_HOURS)
 
 
+class UploadQuerySet(models.QuerySet["Upload"]):
+    def unfinished(self) -> UploadQuerySet:
+        """Not turned into a video, and not refused."""
+        return self.filter(video__isnull=True, failure="")
+
+    def in_flight(self) -> UploadQuerySet:
+        """Unfinished and not expired: may still be finished."""
+        return self.unfinished().filter(expires_at__gt=timezone.now())
+
+
 class Upload(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     invite = models.ForeignKey(Invite, on_delete=models.CASCADE, related_name="uploads")
@@ -34,6 +44,8 @@ class Upload(models.Model):
     take = models.PositiveIntegerField(
         null=True, blank=True, help_text="The take (counted by the invite) this upload carries."
     )
+
+    objects = UploadQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

@@ -1,4 +1,5 @@
-"""Writes for resumable uploads: create, append a chunk, finish, terminate, expire.
+"""Resumable (tus) uploads: create, append a chunk, finish, terminate, expire.
+A finished upload becomes the invite's video through uploads.accept.
 
 No step relies on a database transaction: chunk rows are guarded by a unique
 constraint and the offset moves by conditional UPDATE, so the same rules hold
@@ -25,11 +26,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from aurio.errors import Refused
 from aurio.storage import READ_SIZE, save_verified, temporary_directory
 from invites.models import Invite
 from invites.services import invite_start_take
+from uploads import accept
 from uploads.models import Chunk, Upload
-from videos import services as videos
 from videos.models import Video
 
 log = logging.getLogger(__name__)
@@ -49,15 +51,6 @@ class Readable(Protocol):
     def read(self, size: int = ..., /) -> bytes: ...
 
 
-class TusError(Exception):
-    """A refused tus request; `status` is the HTTP status to answer with."""
-
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-
-
 @dataclass(frozen=True)
 class Checksum:
     algorithm: str
@@ -67,13 +60,13 @@ class Checksum:
     def parse(cls, header: str) -> Checksum:
         algorithm, _, value = header.strip().partition(" ")
         if not value.strip():
-            raise TusError(400, "Upload-Checksum must be '<algorithm> <base64 digest>'.")
+            raise Refused(400, "Upload-Checksum must be '<algorithm> <base64 digest>'.")
         if algorithm not in CHECKSUMS:
-            raise TusError(400, f"Unsupported checksum algorithm {algorithm!r}; use {', '.join(CHECKSUMS)}.")
+            raise Refused(400, f"Unsupported checksum algorithm {algorithm!r}; use {', '.join(CHECKSUMS)}.")
         try:
             return cls(algorithm, base64.b64decode(value, validate=True))
         except ValueError:
-            raise TusError(400, "Upload-Checksum must be '<algorithm> <base64 digest>'.") from None
+            raise Refused(400, "Upload-Checksum must be '<algorithm> <base64 digest>'.") from None
 
 
 def _printable(text: str) -> str:
@@ -90,7 +83,7 @@ def parse_metadata(header: str) -> dict[str, str]:
         try:
             text = base64.b64decode(value, validate=True).decode() if value else ""
         except (ValueError, UnicodeDecodeError):
-            raise TusError(400, f"Upload-Metadata value for {key!r} is not valid base64 text.") from None
+            raise Refused(400, f"Upload-Metadata value for {key!r} is not valid base64 text.") from None
         metadata[_printable(key)] = _printable(text)
     return metadata
 
@@ -105,10 +98,10 @@ def _take(invite: Invite, metadata: dict[str, str]) -> int:
             return invite.takes
         started = invite_start_take(invite=invite)
         if started is None:
-            raise TusError(403, "You have used all your takes.")
+            raise Refused(403, "You have used all your takes.")
         return started
     if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= invite.takes:
-        raise TusError(409, f"Take {raw[:20]!r} was not started on this link; start a take first.")
+        raise Refused(409, f"Take {raw[:20]!r} was not started on this link; start a take first.")
     return int(raw)
 
 
@@ -121,24 +114,24 @@ def upload_create(*, invite: Invite, length: int, metadata: dict[str, str]) -> U
     be finished next. So one link holds one incomplete upload and at most
     AURIO_MAX_ATTEMPTS in all; an upload for an older take than one in flight is refused.
     """
-    videos.check_invite_accepts_upload(invite)
+    invite.check_accepts_answer()
     if length <= 0:
-        raise TusError(400, "Upload-Length must be a positive whole number of bytes.")
+        raise Refused(400, "Upload-Length must be a positive whole number of bytes.")
     limit = settings.AURIO_MAX_UPLOAD_BYTES
     if length > limit:
-        raise TusError(413, f"The file is {length / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB.")
+        raise Refused(413, f"The file is {length / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB.")
     take = _take(invite, metadata)
-    unfinished = Upload.objects.filter(invite=invite, video__isnull=True, failure="")
+    unfinished = Upload.objects.unfinished().filter(invite=invite)
     incomplete = unfinished.exclude(offset=F("length"))
     if incomplete.filter(take__gt=take).exists():
-        raise TusError(409, "A newer take is already being sent through this link.")
+        raise Refused(409, "A newer take is already being sent through this link.")
     for superseded in incomplete.filter(Q(take__lte=take) | Q(take__isnull=True)):
         log.info(
             "upload %s (take %s) replaced by a new upload of take %d", superseded.pk, superseded.take, take
         )
         upload_terminate(upload=superseded)
     if unfinished.count() >= settings.AURIO_MAX_ATTEMPTS:
-        raise TusError(409, "Too many whole uploads are waiting through this link; submit one of them first.")
+        raise Refused(409, "Too many whole uploads are waiting through this link; submit one of them first.")
     return Upload.objects.create(
         invite=invite,
         length=length,
@@ -187,25 +180,25 @@ def _spool(
         # can be kept only when no checksum has to vouch for the whole chunk.
         log.info("upload: a chunk stalled after %d bytes", size)
     if checksum and verify and not complete:
-        raise TusError(
+        raise Refused(
             408 if stalled else 400,
             "The chunk did not arrive whole (the connection stalled or dropped); "
             "send it again from Upload-Offset.",
         )
     if checksum and verify and verify.digest() != checksum.digest:
-        raise TusError(460, f"The {checksum.algorithm} checksum of the chunk does not match Upload-Checksum.")
+        raise Refused(460, f"The {checksum.algorithm} checksum of the chunk does not match Upload-Checksum.")
     return path, size, sha256.hexdigest(), complete
 
 
-def _no_room() -> TusError:
+def _no_room() -> Refused:
     log.exception("upload: no room to receive a chunk")
-    return TusError(503, "We couldn't store this part just now; please try again in a minute.")
+    return Refused(503, "We couldn't store this part just now; please try again in a minute.")
 
 
-def _too_many_bytes(left: int) -> TusError:
+def _too_many_bytes(left: int) -> Refused:
     if left <= settings.AURIO_MAX_CHUNK_BYTES:
-        return TusError(413, "This request carries more bytes than the upload has left (Upload-Length).")
-    return TusError(
+        return Refused(413, "This request carries more bytes than the upload has left (Upload-Length).")
+    return Refused(
         413, f"Send at most {settings.AURIO_MAX_CHUNK_BYTES} bytes per request; this one carries more."
     )
 
@@ -222,13 +215,11 @@ def check_chunk_length(upload: Upload, offset: int, declared: int) -> None:
 def _check_chunk_size(size: int, offset: int, length: int) -> None:
     minimum = settings.AURIO_MIN_CHUNK_BYTES
     if 0 < size < minimum and offset + size < length:
-        raise TusError(
-            400, f"Send at least {minimum} bytes per request (all that is left, for the last one)."
-        )
+        raise Refused(400, f"Send at least {minimum} bytes per request (all that is left, for the last one).")
 
 
-def _gone() -> TusError:
-    return TusError(404, "This upload was cancelled or replaced by a newer one; start the upload again.")
+def _gone() -> Refused:
+    return Refused(404, "This upload was cancelled or replaced by a newer one; start the upload again.")
 
 
 def _current_offset(upload: Upload) -> int:
@@ -250,13 +241,13 @@ def upload_append(
     that loses a race removes only its own chunk.
     """
     if upload.is_expired:
-        raise TusError(410, "This upload has expired; start the upload again.")
+        raise Refused(410, "This upload has expired; start the upload again.")
     with temporary_directory("chunk") as tmp:
         path, size, sha256, _ = _spool(stream, max(upload.length - offset, 0), Path(tmp), checksum)
         if offset != _current_offset(upload):
             if _is_a_retry(upload, offset, size, sha256):
                 return upload  # the same bytes again: already stored
-            raise TusError(409, f"Upload-Offset {offset} does not match the server's offset {upload.offset}.")
+            raise Refused(409, f"Upload-Offset {offset} does not match the server's offset {upload.offset}.")
         if size == 0:
             return upload  # an empty chunk (a recorder's last one) is fine
         _check_chunk_size(size, offset, upload.length)
@@ -264,7 +255,7 @@ def upload_append(
             name = save_verified(default_storage, upload.chunk_name(offset), path, sha256=sha256)
         except OSError as exc:  # a full disk, or the object store unreachable (aurio.storage)
             log.exception("storing the part at %d of upload %s failed", offset, upload.pk)
-            raise TusError(
+            raise Refused(
                 503, f"We couldn't store this part just now; please try again from offset {offset}."
             ) from exc
     chunk = Chunk(upload=upload, offset=offset, size=size, sha256=sha256, name=name)
@@ -276,7 +267,7 @@ def upload_append(
         raise
     if not moved:
         _forget(chunk)
-        raise TusError(
+        raise Refused(
             409, f"The upload moved on to offset {_current_offset(upload)}; ask for the offset again."
         )
     upload.offset = offset + size
@@ -298,14 +289,14 @@ def _insert(chunk: Chunk) -> None:
         upload=upload, offset=chunk.offset, offset__gte=current, created_at__lt=timezone.now() - LEFTOVER_AGE
     ).first()
     if leftover is None:
-        raise TusError(409, "Another request is writing at this offset; ask for the offset again.")
+        raise Refused(409, "Another request is writing at this offset; ask for the offset again.")
     if Chunk.objects.filter(pk=leftover.pk).delete()[0]:
         default_storage.delete(leftover.name)
     try:
         with transaction.atomic():
             chunk.save(force_insert=True)
     except IntegrityError:
-        raise TusError(409, "Another request is writing at this offset; ask for the offset again.") from None
+        raise Refused(409, "Another request is writing at this offset; ask for the offset again.") from None
 
 
 def _forget(chunk: Chunk) -> None:
@@ -340,7 +331,7 @@ def _assemble(upload: Upload, target: Path) -> str:
     with target.open("wb") as out:
         for chunk in Chunk.objects.filter(upload=upload, offset__lt=upload.offset).order_by("offset"):
             if chunk.offset != expected:
-                raise TusError(
+                raise Refused(
                     409, f"Bytes {expected}–{chunk.offset} of the upload are missing; upload again."
                 )
             digest = hashlib.sha256()
@@ -350,15 +341,15 @@ def _assemble(upload: Upload, target: Path) -> str:
                     whole.update(data)
                     out.write(data)
             if digest.hexdigest() != chunk.sha256:
-                raise TusError(409, "A stored part of the upload is damaged; upload again.")
+                raise Refused(409, "A stored part of the upload is damaged; upload again.")
             expected += chunk.size
     if expected != upload.length:
-        raise TusError(409, f"The upload has {expected} of {upload.length} bytes; finish it first.")
+        raise Refused(409, f"The upload has {expected} of {upload.length} bytes; finish it first.")
     return whole.hexdigest()
 
 
 class _AssembledUpload(UploadedFile):
-    """The finished upload, assembled on local disk, handed to videos' checks."""
+    """The finished upload, assembled on local disk, handed to uploads.accept."""
 
     def __init__(self, path: Path, name: str, content_type: str) -> None:
         super().__init__(path.open("rb"), name=name, content_type=content_type, size=path.stat().st_size)
@@ -384,18 +375,18 @@ def upload_finish(*, upload: Upload) -> Video:
     if (video := _finished(upload)) is not None:
         return _linked(upload, video)
     if not upload.is_complete:
-        raise TusError(409, f"The upload has {upload.offset} of {upload.length} bytes; finish it first.")
+        raise Refused(409, f"The upload has {upload.offset} of {upload.length} bytes; finish it first.")
     with temporary_directory("finish") as tmp:
         path = Path(tmp) / "upload"
         try:
             upload.sha256 = _assemble(upload, path)
-        except (TusError, OSError) as exc:
+        except (Refused, OSError) as exc:
             if (video := _finished(upload)) is not None:  # a concurrent finish completed it meanwhile
                 return _linked(upload, video)
-            if isinstance(exc, TusError):
+            if isinstance(exc, Refused):
                 raise
             log.exception("putting the parts of upload %s together failed", upload.pk)
-            raise TusError(
+            raise Refused(
                 503,
                 "We couldn't put your upload together just now (the server may be short of space); "
                 "everything you sent is kept. Please try again in a minute.",
@@ -403,13 +394,13 @@ def upload_finish(*, upload: Upload) -> Video:
         Upload.objects.filter(pk=upload.pk).update(sha256=upload.sha256)
         assembled = _AssembledUpload(path, upload.filename or "answer", upload.filetype)
         try:
-            video = videos.video_accept_upload(invite=upload.invite, upload=assembled, video_id=upload.pk)
-        except videos.StorageUnavailable:
-            raise  # keep the parts: the candidate retries
-        except videos.UploadRefused as exc:
+            video = accept.video_accept_upload(invite=upload.invite, upload=assembled, video_id=upload.pk)
+        except Refused as exc:
+            if exc.status == 503:
+                raise  # keep the parts: the candidate retries
             if (video := _finished(upload)) is not None:
                 return _linked(upload, video)
-            if isinstance(exc, videos.AlreadySubmitted):
+            if exc.status == 409:
                 raise  # another upload's answer is in; this one stays until it expires
             Upload.objects.filter(pk=upload.pk).update(failure=exc.detail[:300])
             _delete_chunks(upload)
@@ -463,10 +454,16 @@ def uploads_expire(*, dry_run: bool = False) -> tuple[int, int]:
     """Delete unfinished uploads that can't be finished any more: (uploads, bytes) removed."""
     count = removed = 0
     for upload in uploads_expired():
-        if upload.invite.submission_id == upload.pk and videos.unfinished_claim(upload.invite):
+        if upload.invite.submission_id == upload.pk and upload.invite.has_unfinished_claim:
             continue  # the invite was claimed for this upload's video: its retry completes it
         count += 1
         removed += sum(chunk.size for chunk in upload.chunks.all())
         if not dry_run:
             upload_terminate(upload=upload)
     return count, removed
+
+
+def sweep_expired_uploads() -> list[str]:
+    """The sweep's step (AURIO_SWEEP_STEPS): expire uploads, say what went."""
+    expired, size = uploads_expire()
+    return [f"{expired} upload(s) that can't be finished deleted ({size / 1e6:.1f} MB)"] if expired else []

@@ -3,8 +3,11 @@ served by aurio itself for the candidate's page. https://tus.io/protocols/resuma
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -12,12 +15,12 @@ from django.urls import reverse
 from django.utils.http import http_date
 from django.views.decorators.csrf import csrf_exempt
 
+from aurio.errors import Refused
 from aurio.ratelimit import rate_limited
 from invites.models import Invite
 from invites.repository import invite_for_token
 from uploads import services
 from uploads.models import Upload
-from videos.services import UploadRefused, check_invite_accepts_upload
 
 TUS_VERSION = "1.0.0"
 EXTENSIONS = "creation,termination,expiration,checksum"
@@ -70,19 +73,33 @@ def _method(request: HttpRequest) -> str:
 def _whole_number(request: HttpRequest, header: str) -> int:
     value = request.headers.get(header, "")
     if not _WHOLE_NUMBER.fullmatch(value):
-        raise services.TusError(400, f"{header} must be a whole number of bytes.")
+        raise Refused(400, f"{header} must be a whole number of bytes.")
     return int(value)
 
 
 def _invite(token: str) -> Invite:
     invite = invite_for_token(token)
     if invite is None:
-        raise services.TusError(404, "This link is not valid.")
+        raise Refused(404, "This link is not valid.")
     return invite
+
+
+def _answers_refusals(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A refusal (`Refused`) from the view or a service, answered the tus way."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except Refused as exc:
+            return _error(exc.status, exc.detail)
+
+    return wrapped
 
 
 @rate_limited(tus=True)
 @csrf_exempt
+@_answers_refusals
 def uploads(request: HttpRequest, token: str) -> HttpResponse:
     """The upload collection of one invite: OPTIONS and POST (creation)."""
     method = _method(request)
@@ -92,19 +109,14 @@ def uploads(request: HttpRequest, token: str) -> HttpResponse:
         return _error(405, "Use POST to create an upload.")
     if request.headers.get("Tus-Resumable") != TUS_VERSION:
         return _error(412, f"This server speaks tus {TUS_VERSION}; send Tus-Resumable: {TUS_VERSION}.")
-    try:
-        invite = _invite(token)
-        if "Upload-Defer-Length" in request.headers:
-            raise services.TusError(400, "Deferred lengths are not supported; send Upload-Length.")
-        upload = services.upload_create(
-            invite=invite,
-            length=_whole_number(request, "Upload-Length"),
-            metadata=services.parse_metadata(request.headers.get("Upload-Metadata", "")),
-        )
-    except services.TusError as exc:
-        return _error(exc.status, exc.detail)
-    except UploadRefused as exc:
-        return _error(exc.status, exc.detail)
+    invite = _invite(token)
+    if "Upload-Defer-Length" in request.headers:
+        raise Refused(400, "Deferred lengths are not supported; send Upload-Length.")
+    upload = services.upload_create(
+        invite=invite,
+        length=_whole_number(request, "Upload-Length"),
+        metadata=services.parse_metadata(request.headers.get("Upload-Metadata", "")),
+    )
     response = _state(upload, 201)
     response["Location"] = reverse("uploads:upload", args=[token, upload.id])
     return response
@@ -112,6 +124,7 @@ def uploads(request: HttpRequest, token: str) -> HttpResponse:
 
 @rate_limited(tus=True)
 @csrf_exempt
+@_answers_refusals
 def upload(request: HttpRequest, token: str, upload_id: str) -> HttpResponse:
     """One upload: HEAD (where are we?), PATCH (append), DELETE (terminate)."""
     method = _method(request)
@@ -119,19 +132,14 @@ def upload(request: HttpRequest, token: str, upload_id: str) -> HttpResponse:
         return _capabilities()
     if request.headers.get("Tus-Resumable") != TUS_VERSION:
         return _error(412, f"This server speaks tus {TUS_VERSION}; send Tus-Resumable: {TUS_VERSION}.")
-    try:
-        found = _upload(token, upload_id)
-        if method == "HEAD":
-            return _state(found, 200)
-        if method == "PATCH":
-            return _patch(request, found)
-        if method == "DELETE":
-            services.upload_terminate(upload=found)
-            return _tus(HttpResponse(status=204))
-    except services.TusError as exc:
-        return _error(exc.status, exc.detail)
-    except UploadRefused as exc:
-        return _error(exc.status, exc.detail)
+    found = _upload(token, upload_id)
+    if method == "HEAD":
+        return _state(found, 200)
+    if method == "PATCH":
+        return _patch(request, found)
+    if method == "DELETE":
+        services.upload_terminate(upload=found)
+        return _tus(HttpResponse(status=204))
     return _error(405, "Use HEAD, PATCH or DELETE on an upload.")
 
 
@@ -140,9 +148,9 @@ def _upload(token: str, upload_id: str) -> Upload:
     try:
         found = Upload.objects.select_related("invite").get(pk=uuid.UUID(upload_id), invite=invite)
     except (ValueError, Upload.DoesNotExist):
-        raise services.TusError(404, "No such upload.") from None
+        raise Refused(404, "No such upload.") from None
     if found.is_expired:
-        raise services.TusError(410, "This upload has expired; start the upload again.")
+        raise Refused(410, "This upload has expired; start the upload again.")
     return found
 
 
@@ -150,16 +158,16 @@ def _patch(request: HttpRequest, found: Upload) -> HttpResponse:
     if "HTTP_TRANSFER_ENCODING" in request.META and not request.META.get("CONTENT_LENGTH"):
         # Django reads a body only up to Content-Length: a chunked one would be
         # taken as empty, and the client would send it again and again.
-        raise services.TusError(411, "Send each chunk with a Content-Length, not Transfer-Encoding: chunked.")
+        raise Refused(411, "Send each chunk with a Content-Length, not Transfer-Encoding: chunked.")
     # An empty body needs no type: some clients send their last, empty chunk bare.
     if request.content_type != OFFSET_CONTENT_TYPE and request.META.get("CONTENT_LENGTH", "0") not in (
         "",
         "0",
     ):
-        raise services.TusError(415, f"Send the bytes as Content-Type: {OFFSET_CONTENT_TYPE}.")
+        raise Refused(415, f"Send the bytes as Content-Type: {OFFSET_CONTENT_TYPE}.")
     offset = _whole_number(request, "Upload-Offset")
     if found.video_id is None:
-        check_invite_accepts_upload(found.invite)
+        found.invite.check_accepts_answer()
     declared = request.META.get("CONTENT_LENGTH", "")
     if _WHOLE_NUMBER.fullmatch(declared):
         services.check_chunk_length(found, offset, int(declared))

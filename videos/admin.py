@@ -11,17 +11,14 @@ from django.utils.html import format_html, format_html_join
 from audit import services as audit
 from audit.admin import history_section
 from audit.repository import can_view_audit, events_about
-from audit.services import Action, Actor
-from videos import tasks
+from audit.services import Actor
+from videos import media
 from videos.models import Status, Tag, Video
-from videos.services import video_delete, video_set_tag
+from videos.services import video_delete, video_reprocess, video_set_tag
 
 
 def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    whole = int(seconds + 0.5)
-    return f"{whole // 60}:{whole % 60:02d}"
+    return "—" if seconds is None else media.format_seconds(seconds)
 
 
 def _tag_action(tag: str) -> Any:
@@ -176,17 +173,8 @@ class VideoAdmin(admin.ModelAdmin):
         self.message_user(request, f"Queued {queued} video(s) for processing again.", messages.SUCCESS)
 
     def _reprocess(self, request: HttpRequest, videos: list[Video]) -> int:
-        queued = 0
-        for video in videos:
-            ok = tasks.reprocess(video)
-            audit.record(
-                actor=Actor.of_request(request),
-                action=Action.REPROCESSED,
-                target=video,
-                detail={"queued": ok},
-            )
-            queued += ok
-        return queued
+        actor = Actor.of_request(request)
+        return sum(video_reprocess(video=video, actor=actor) == "queued" for video in videos)
 
     def save_model(self, request: HttpRequest, obj: Video, form: Any, change: bool) -> None:
         video_set_tag(video=obj, tag=obj.tag, actor=Actor.of_request(request))

@@ -3,17 +3,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
-from ninja import Router, Schema, Status
+from ninja import Router, Schema
 from ninja.errors import HttpError
 
 from audit import services as audit
 from audit.services import Actor
 from aurio.auth import recruiter_auth, require_permission
 from aurio.errors import RECRUITER_ERRORS, Error
-from aurio.ratelimit import limited_api
-from invites.repository import invite_for_token
 from videos import services
 from videos.models import Status as VideoStatus
 from videos.models import Tag, Video
@@ -21,27 +18,6 @@ from videos.repository import video_for_recruiter, videos_for_recruiter
 from videos.streaming import MissingFile, Stored, original_of, playback_of, poster_of, stream_stored
 
 router = Router(tags=["videos"])
-
-# Multipart bodies are read by the view itself, after the size check, so the
-# schema is spelled out here.
-UPLOAD_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {"file": {"type": "string", "format": "binary"}},
-                }
-            }
-        },
-    }
-}
-
-
-class UploadOut(Schema):
-    videoId: uuid.UUID
 
 
 class RenditionOut(Schema):
@@ -138,48 +114,6 @@ def _video_or_404(request: HttpRequest, video_id: str) -> Video:
     if video is None:
         raise HttpError(404, "No such video.")
     return video
-
-
-@router.post(
-    "/upload/{token}",
-    response={
-        201: UploadOut,
-        400: Error,
-        404: Error,
-        409: Error,
-        410: Error,
-        413: Error,
-        415: Error,
-        422: Error,
-        503: Error,
-    },
-    openapi_extra=UPLOAD_BODY,
-    url_name="upload_video",
-)
-@limited_api
-def upload_video(request: HttpRequest, token: str) -> Status:
-    """The candidate's submission: multipart field `file`, authorised by the invite token."""
-    invite = invite_for_token(token)
-    if invite is None:
-        raise HttpError(404, "This link is not valid.")
-    try:
-        services.check_invite_accepts_upload(invite)
-        # Refuse an oversize body before reading a byte of it.
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-        if declared > settings.AURIO_MAX_UPLOAD_BYTES + 64 * 1024:
-            services.check_upload_size(declared)
-        try:
-            upload = request.FILES.get("file")
-        except OSError as exc:  # no room to spool the body (Django's upload handler)
-            raise services.StorageUnavailable(
-                "We couldn't store your video just now. Please try again in a minute."
-            ) from exc
-        if upload is None:
-            raise services.EmptyUpload("Send the video as the multipart form field 'file'.")
-        video = services.video_accept_upload(invite=invite, upload=upload)
-    except services.UploadRefused as exc:
-        raise HttpError(exc.status, exc.detail) from exc
-    return Status(201, {"videoId": video.id})
 
 
 @router.get("/videos", auth=recruiter_auth, response={200: list[VideoOut], **RECRUITER_ERRORS, 404: Error})

@@ -50,6 +50,25 @@ class OverBudget(UnreadableVideo):
     """
 
 
+def format_seconds(seconds: float) -> str:
+    """m:ss, rounded to the nearest second."""
+    whole = int(seconds + 0.5)
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+def longest_seconds() -> int:
+    """The longest take accepted: the limit and its tolerance."""
+    return settings.AURIO_MAX_DURATION_SECONDS + settings.AURIO_DURATION_TOLERANCE_SECONDS
+
+
+def too_long(seconds: float | None) -> str | None:
+    """Why a take of `seconds` is refused for its length, or None if it is not."""
+    if seconds and seconds > longest_seconds():
+        limit = settings.AURIO_MAX_DURATION_SECONDS
+        return f"The video is {format_seconds(seconds)} long; the limit is {format_seconds(limit)}."
+    return None
+
+
 @dataclass(frozen=True)
 class Container:
     content_type: str
@@ -204,8 +223,7 @@ class _Timing:
 
 
 def _max_packets() -> int:
-    longest = settings.AURIO_MAX_DURATION_SECONDS + settings.AURIO_DURATION_TOLERANCE_SECONDS
-    return longest * PACKETS_PER_SECOND
+    return longest_seconds() * PACKETS_PER_SECOND
 
 
 def _measure(container: av.container.InputContainer, video: av.VideoStream, *, max_packets: int) -> _Timing:

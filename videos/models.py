@@ -27,6 +27,12 @@ def video_path(video: Video, filename: str) -> str:
     return f"videos/{video.id}/{filename}"
 
 
+class VideoQuerySet(models.QuerySet["Video"]):
+    def unprocessed(self) -> VideoQuerySet:
+        """Waiting for processing, or being processed."""
+        return self.filter(status__in=[Status.UPLOADED, Status.PROCESSING])
+
+
 class Video(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     invite = models.ForeignKey(Invite, on_delete=models.PROTECT, related_name="videos")
@@ -76,6 +82,8 @@ class Video(models.Model):
     analysis = models.JSONField(
         default=dict, blank=True, editable=False, help_text="Measurements behind the suggestion."
     )
+
+    objects = VideoQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

@@ -29,7 +29,7 @@ from pathlib import Path, PurePosixPath
 
 from django.conf import settings
 from django.core.files.storage import Storage
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from aurio.storage import save_verified, temporary_directory
@@ -67,11 +67,6 @@ class Claim:
 
 def lease() -> timedelta:
     return timedelta(seconds=settings.AURIO_PROCESSING_LEASE_SECONDS)
-
-
-def _format_seconds(seconds: float) -> str:
-    whole = int(seconds + 0.5)
-    return f"{whole // 60}:{whole % 60:02d}"
 
 
 # --- claiming --------------------------------------------------------------------
@@ -124,11 +119,18 @@ def release_for_retry(claim: Claim) -> bool:
     return bool(Video.objects.filter(_mine(claim)).update(status=Status.UPLOADED, heartbeat_at=None))
 
 
-def fail(claim: Claim, reason: str) -> bool:
-    """Mark the video failed with a reason; the outputs of earlier runs stay usable."""
-    done = Video.objects.filter(_mine(claim)).update(
+def mark_failed(videos: QuerySet[Video], reason: str) -> int:
+    """Mark these videos failed with a reason, by one rule whoever finds the
+    fault (processing, `reconcile --fix`). How many were marked."""
+    return videos.update(
         status=Status.FAILED, failure_reason=reason[:300], heartbeat_at=None, processed_at=timezone.now()
     )
+
+
+def fail(claim: Claim, reason: str) -> bool:
+    """Mark the claimed video failed, while this run still holds it; the
+    outputs of earlier runs stay usable."""
+    done = mark_failed(Video.objects.filter(_mine(claim)), reason)
     if done:
         log.info("video %s failed: %s", claim.video.pk, reason)
         remove_stale_outputs(claim.video.pk)
@@ -159,9 +161,8 @@ def _save(storage: Storage, name: str, path: Path) -> str:
 
 
 def check_duration(seconds: float | None) -> None:
-    limit = settings.AURIO_MAX_DURATION_SECONDS
-    if seconds and seconds > limit + settings.AURIO_DURATION_TOLERANCE_SECONDS:
-        raise Failed(f"The video is {_format_seconds(seconds)} long; the limit is {_format_seconds(limit)}.")
+    if (too_long := media.too_long(seconds)) is not None:
+        raise Failed(too_long)
 
 
 def run(claim: Claim) -> Video:
@@ -191,7 +192,6 @@ def run(claim: Claim) -> Video:
         check_duration(info.duration_seconds)
         heartbeat(claim)
 
-        limit = settings.AURIO_MAX_DURATION_SECONDS
         try:
             # In a child process held to memory and time limits: a file that
             # needs more fails alone, and this worker goes on to the next one.
@@ -199,7 +199,7 @@ def run(claim: Claim) -> Video:
                 source,
                 workdir,
                 progress=lambda seconds: heartbeat(claim),
-                max_seconds=limit + settings.AURIO_DURATION_TOLERANCE_SECONDS,
+                max_seconds=media.longest_seconds(),
                 max_pixels=settings.AURIO_MAX_VIDEO_PIXELS,
                 limits=transcode.Limits(
                     memory_mb=settings.AURIO_PROCESSING_MEMORY_MB,
@@ -207,7 +207,8 @@ def run(claim: Claim) -> Video:
                 ),
             )
         except transcode.TooLong as exc:
-            raise Failed(f"The video runs longer than the limit of {_format_seconds(limit)}.") from exc
+            limit = media.format_seconds(settings.AURIO_MAX_DURATION_SECONDS)
+            raise Failed(f"The video runs longer than the limit of {limit}.") from exc
         except media.UnreadableVideo as exc:
             raise Failed(str(exc) or UNREADABLE) from exc
         except transcode.OverLimit as exc:
@@ -315,6 +316,17 @@ def process(video_id: str) -> str:
         )
         raise
     return "ready"
+
+
+def process_here(video_id: str) -> str:
+    """Run processing in this process, retrying a crashed run as the task would."""
+    while True:
+        try:
+            return process(video_id)
+        except RetryLater:
+            continue
+        except Exception:  # tries used up: the video is marked failed, the log has the details
+            return "failed"
 
 
 # --- asking for processing -----------------------------------------------------

@@ -36,8 +36,8 @@ from schemathesis.specs.openapi.checks import (
 from aurio.wsgi import application
 from invites.models import Invite
 from invites.services import invite_create
+from uploads.accept import video_accept_upload
 from uploads.models import Upload
-from videos.services import video_accept_upload
 
 schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application)
 

@@ -101,7 +101,9 @@ def test_whole_flow_on_a_real_mongodb(tmp_path: Path) -> None:
         from django.core.files.uploadedfile import SimpleUploadedFile
         from invites.services import invite_create
         from invites.repository import invite_for_token
-        from videos.services import video_accept_upload, video_set_tag, AlreadySubmitted
+        from aurio.errors import Refused
+        from uploads.accept import video_accept_upload
+        from videos.services import video_set_tag
         from videos.tests.factories import make_video
         invite = invite_create(email="mongo@example.com")
         assert invite_for_token(invite.token) == invite
@@ -111,8 +113,8 @@ def test_whole_flow_on_a_real_mongodb(tmp_path: Path) -> None:
         try:
             video_accept_upload(invite=invite, upload=SimpleUploadedFile("a.webm", data, "video/webm"))
             raise SystemExit("second upload was accepted")
-        except AlreadySubmitted:
-            pass
+        except Refused as exc:
+            assert exc.status == 409, exc
         video_set_tag(video=video, tag="advance")
         video.refresh_from_db()
         print("ok", video.tag, round(video.duration_seconds))

@@ -15,7 +15,7 @@ from django.utils import timezone
 from invites.models import Invite, InviteStatus
 from invites.repository import invite_for_token
 from invites.services import invite_create, invite_revoke
-from videos.services import video_accept_upload
+from uploads.accept import video_accept_upload
 
 pytestmark = pytest.mark.django_db
 

@@ -4,8 +4,10 @@ never finds an invite for a token it was not given."""
 from __future__ import annotations
 
 import secrets
+from datetime import datetime, timedelta
 
 import pytest
+from django.utils import timezone
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -40,3 +42,30 @@ def test_near_misses_of_a_real_token_find_nothing(invite: Invite, suffix: str, c
     for near in (real + suffix, real[:cut], real[:cut] + suffix + real[cut + 1 :]):
         if near != real:
             assert invite_for_token(near) is None
+
+
+# An invite's dates relative to now: unset, in the past or in the future.
+moments = st.sampled_from([None, -3600, 3600])
+
+
+@pytest.mark.django_db
+@given(revoked=moments, submitted=moments, opened=moments, expires=st.sampled_from([-60, 60]))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_the_status_of_one_row_and_of_many_agree(
+    invite: Invite, revoked: int | None, submitted: int | None, opened: int | None, expires: int
+) -> None:
+    """Invite.status (one row) and the QuerySet's rule (many rows: the admin
+    filter, /metrics, send_invites) give every combination the same status."""
+    now = timezone.now()
+
+    def at(offset: int | None) -> datetime | None:
+        return None if offset is None else now + timedelta(seconds=offset)
+
+    Invite.objects.filter(pk=invite.pk).update(
+        revoked_at=at(revoked), submitted_at=at(submitted), opened_at=at(opened), expires_at=at(expires)
+    )
+    invite.refresh_from_db()
+    row = Invite.objects.with_status().get(pk=invite.pk)
+    assert row.current_status == invite.status  # type: ignore[attr-defined]
+    assert list(Invite.objects.in_status(invite.status)) == [invite]
+    assert Invite.objects.usable().filter(pk=invite.pk).exists() == invite.is_usable

@@ -23,10 +23,11 @@ from django.urls import reverse
 from pytest_django import Settings
 from pytest_django.live_server_helper import LiveServer
 
+from aurio.errors import Refused
 from aurio.ratelimit import upload_slots
 from invites.models import Invite
 from uploads.models import Upload
-from uploads.services import Checksum, TusError, upload_append
+from uploads.services import Checksum, upload_append
 
 from .test_tus import OCTETS, TUS, create
 
@@ -165,7 +166,7 @@ class StallsAfter:
 def test_a_stalled_checksummed_chunk_is_408_and_nothing_is_kept(invite: Invite) -> None:
     upload = Upload.objects.get(pk=new_upload(invite, length=100).rsplit("/", 1)[1])
     whole = hashlib.sha256(b"y" * 100).digest()
-    with pytest.raises(TusError) as refused:
+    with pytest.raises(Refused) as refused:
         upload_append(
             upload=upload, offset=0, stream=StallsAfter(b"y" * 40), checksum=Checksum("sha256", whole)
         )

@@ -1,5 +1,5 @@
 """Property-based tests (hypothesis) for resumable uploads: the header parsers refuse
-junk only with TusError, and no sequence of PATCHes (right, wrong, retried, damaged)
+junk only with Refused, and no sequence of PATCHes (right, wrong, retried, damaged)
 corrupts an upload."""
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from aurio.errors import Refused
 from invites.models import Invite
 from invites.services import invite_create
 from uploads.models import Upload
-from uploads.services import Checksum, TusError, _assemble, parse_metadata
+from uploads.services import Checksum, _assemble, parse_metadata
 from uploads.tests.test_tus import TUS, create, patch
 
 # --- header parsers -----------------------------------------------------------------------------
@@ -39,7 +40,7 @@ checksum_headers = st.one_of(
 def test_parse_metadata_refuses_only_with_tus_error(header: str) -> None:
     try:
         metadata = parse_metadata(header)
-    except TusError as exc:
+    except Refused as exc:
         assert exc.status == 400
         return
     assert all(isinstance(key, str) and isinstance(value, str) for key, value in metadata.items())
@@ -50,7 +51,7 @@ def test_parse_metadata_refuses_only_with_tus_error(header: str) -> None:
 def test_checksum_parse_refuses_only_with_tus_error(header: str) -> None:
     try:
         checksum = Checksum.parse(header)
-    except TusError as exc:
+    except Refused as exc:
         assert exc.status == 400
         return
     assert checksum.algorithm in ("sha1", "sha256", "md5")

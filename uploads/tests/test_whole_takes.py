@@ -23,6 +23,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from aurio.errors import Refused
 from invites.models import Invite
 from invites.services import invite_claim_submission, invite_create
 from uploads import services
@@ -69,7 +70,7 @@ def test_a_patch_that_loses_the_race_keeps_the_winners_acknowledged_chunk(
     def the_other_request() -> None:
         winner.append(patch(client, url, first, 0).status_code)
 
-    with pytest.raises(services.TusError) as refused:
+    with pytest.raises(Refused) as refused:
         services.upload_append(upload=upload, offset=0, stream=Interleaved(content[:1500], the_other_request))
     assert winner == [204]
     assert refused.value.status == 409
@@ -110,7 +111,7 @@ def test_delete_while_a_patch_is_arriving_is_404_and_leaves_nothing(
     def cancel() -> None:
         assert client.delete(url, headers=TUS).status_code == 204
 
-    with pytest.raises(services.TusError) as refused:
+    with pytest.raises(Refused) as refused:
         services.upload_append(upload=upload, offset=0, stream=Interleaved(content[:3000], cancel))
     assert refused.value.status == 404
     assert not Upload.objects.exists() and not Chunk.objects.exists()
@@ -355,7 +356,7 @@ def test_a_part_cut_short_below_the_minimum_is_not_stored(
             self.sent = True
             return b"x" * 10
 
-    with pytest.raises(services.TusError) as refused:
+    with pytest.raises(Refused) as refused:
         services.upload_append(upload=upload_of(url), offset=0, stream=Cut())
     assert refused.value.status == 400
     assert upload_of(url).offset == 0 and not Chunk.objects.exists()
@@ -412,17 +413,17 @@ def test_concurrent_finishes_all_answer_with_the_same_video(
     import http.client
     from urllib.parse import urlsplit
 
-    from videos import services as video_services
+    from uploads import accept
 
     client = Client()
     url = send(client, invite, content)
-    real_enqueue = video_services.enqueue_processing
+    real_enqueue = accept.enqueue_processing
 
     def slow_enqueue(video: Video) -> bool:
         time.sleep(1)  # the others arrive while the first one's row is written but not yet linked
         return real_enqueue(video)
 
-    monkeypatch.setattr(video_services, "enqueue_processing", slow_enqueue)
+    monkeypatch.setattr(accept, "enqueue_processing", slow_enqueue)
     address = urlsplit(live_server.url)  # type: ignore[attr-defined]
     path = reverse("api:finish_upload", args=[invite.token, url.rsplit("/", 1)[1]])
     answers: list[tuple[int, bytes]] = []

@@ -7,8 +7,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from invites.models import Invite
 from invites.services import invite_create
+from uploads.accept import video_accept_upload
 from videos.models import Video
-from videos.services import video_accept_upload
 
 
 @pytest.fixture

@@ -13,10 +13,11 @@ import av
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from aurio.errors import Refused
 from invites.models import Invite
+from uploads.accept import video_accept_upload
 from videos import media
 from videos.models import Video
-from videos.services import BadVideo, video_accept_upload
 from videos.tests.factories import make_video
 
 
@@ -62,8 +63,9 @@ def test_a_file_of_millions_of_tiny_packets_is_refused_quickly(storm: Path) -> N
 @pytest.mark.django_db
 def test_the_packet_storm_is_a_422_at_upload_and_nothing_is_stored(invite: Invite, storm: Path) -> None:
     upload = SimpleUploadedFile("storm.mkv", storm.read_bytes(), "video/x-matroska")
-    with pytest.raises(BadVideo, match="far more pieces"):
+    with pytest.raises(Refused, match="far more pieces") as refused:
         video_accept_upload(invite=invite, upload=upload)
+    assert refused.value.status == 422
     assert not Video.objects.exists()
 
 

@@ -7,7 +7,6 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -57,7 +56,7 @@ class Command(BaseCommand):
         if reminders:
             invites = _nearly_expired(timedelta(hours=before_hours))
         elif all_open:
-            invites = [i for i in _still_usable() if i.status == InviteStatus.OPEN]
+            invites = list(Invite.objects.in_status(InviteStatus.OPEN).order_by("created_at"))
         else:
             invites = _named(invite_ids)
         sent = 0
@@ -80,14 +79,9 @@ class Command(BaseCommand):
         self.stdout.write(f"{'Would send' if dry_run else 'Sent'} {sent} {kind} email(s).")
 
 
-def _still_usable() -> QuerySet[Invite]:
-    return Invite.objects.filter(
-        revoked_at__isnull=True, submitted_at__isnull=True, expires_at__gt=timezone.now()
-    ).order_by("created_at")
-
-
 def _nearly_expired(window: timedelta) -> list[Invite]:
-    return list(_still_usable().filter(expires_at__lte=timezone.now() + window))
+    soon = timezone.now() + window
+    return list(Invite.objects.usable().filter(expires_at__lte=soon).order_by("created_at"))
 
 
 def _named(raw_ids: list[str]) -> list[Invite]:

@@ -6,13 +6,13 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.module_loading import import_string
 
-from audit import services as audit
-from audit.services import Action, Actor
+from audit.services import Actor
 from aurio.storage import remove_stale_temp
-from uploads.services import uploads_expire
-from videos import processing, tasks
+from videos import tasks
 from videos.models import Status, Video
+from videos.services import video_reprocess
 
 # Temporary files untouched this long belong to no live request or run (a run
 # touches its folder as it writes; a request body stalls out within a minute).
@@ -69,19 +69,13 @@ class Command(BaseCommand):
         videos = self._select(video_ids, status)
         actor = Actor.command("process_videos")
         for video in videos:
-            if now:
-                processing.mark_waiting(video, reset_tries=True)
-                outcome = _process_here(str(video.pk))
+            outcome = video_reprocess(video=video, actor=actor, here=now)
+            if outcome == "not queued":
+                outcome = "NOT queued (see the log)"
+            elif now:
                 video.refresh_from_db()
-                reason = f": {video.failure_reason}" if video.status == Status.FAILED else ""
-                self.stdout.write(f"video {video.pk}: {outcome}{reason}")
-                audit.record(
-                    actor=actor, action=Action.REPROCESSED, target=video, detail={"outcome": outcome}
-                )
-            else:
-                queued = tasks.reprocess(video)
-                self.stdout.write(f"video {video.pk}: {'queued' if queued else 'NOT queued (see the log)'}")
-                audit.record(actor=actor, action=Action.REPROCESSED, target=video, detail={"queued": queued})
+                outcome += f": {video.failure_reason}" if video.status == Status.FAILED else ""
+            self.stdout.write(f"video {video.pk}: {outcome}")
         self.stdout.write(f"{len(videos)} video(s) {'processed' if now else 'queued'}.")
 
     def _select(self, video_ids: list[str], status: str | None) -> list[Video]:
@@ -110,23 +104,12 @@ class Command(BaseCommand):
             requeued = tasks.requeue_stuck()
             for video in requeued:
                 self.stdout.write(f"video {video.pk}: was {video.status}, queued again")
-            expired, size = uploads_expire()
-            if expired:
-                self.stdout.write(f"{expired} upload(s) that can't be finished deleted ({size / 1e6:.1f} MB)")
+            for step in settings.AURIO_SWEEP_STEPS:
+                for line in import_string(step)():
+                    self.stdout.write(line)
             for name in remove_stale_temp(older_than=TEMP_GRACE_SECONDS):
                 self.stdout.write(f"temporary file {name} left by a stopped process: deleted")
             if every is None:
                 self.stdout.write(f"{len(requeued)} stuck video(s) queued again.")
                 return
             time.sleep(every)
-
-
-def _process_here(video_id: str) -> str:
-    """Run processing in this process, retrying a crashed run as the task would."""
-    while True:
-        try:
-            return processing.process(video_id)
-        except processing.RetryLater:
-            continue
-        except Exception:  # tries used up: the video is marked failed, the log has the details
-            return "failed"

@@ -9,14 +9,16 @@ from django.utils import timezone
 
 from audit import services as audit
 from audit.services import Action, Actor
+from aurio.errors import Refused
 from aurio.management.commands.copy_media import walk
 from aurio.storage import remove_stale_temp
 from invites.models import Invite
 from invites.services import invite_release_submission
+from uploads.accept import video_recover_submission
 from uploads.models import Chunk, Upload
-from uploads.services import TusError, upload_finish
-from videos import services
-from videos.models import Status, Video
+from uploads.services import upload_finish
+from videos.models import Video
+from videos.services import video_mark_failed
 
 MISSING_ORIGINAL = "original file missing from storage"
 # Files younger than this may belong to an upload or a processing run still under way.
@@ -45,7 +47,7 @@ class Command(BaseCommand):
         self.fix = fix
         self.actor = Actor.command("reconcile --fix")
         claimed = Invite.objects.filter(submission_id__isnull=False, submitted_at__isnull=False)
-        unfinished = [invite for invite in claimed if services.unfinished_claim(invite)]
+        unfinished = [invite for invite in claimed if invite.has_unfinished_claim]
         deleted, kept = self._orphans(unfinished)
         missing = self._missing_originals()
         completed = self._unfinished(unfinished)
@@ -111,16 +113,9 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"video {video_id}: original file missing{': marked failed' if self.fix else ''}"
             )
-        if self.fix and missing:
-            broken = Video.objects.filter(pk__in=missing)
-            broken.update(status=Status.FAILED, failure_reason=MISSING_ORIGINAL)
-            for video in broken.select_related("invite"):
-                audit.record(
-                    actor=self.actor,
-                    action=Action.MARKED_FAILED,
-                    target=video,
-                    detail={"reason": MISSING_ORIGINAL},
-                )
+        if self.fix:
+            for video in Video.objects.filter(pk__in=missing).select_related("invite"):
+                video_mark_failed(video=video, reason=MISSING_ORIGINAL, actor=self.actor)
         return missing
 
     def _unfinished(self, unfinished: list[Invite]) -> int:
@@ -138,8 +133,8 @@ class Command(BaseCommand):
 
     def _complete(self, invite: Invite) -> str:
         try:
-            video = services.video_recover_submission(invite=invite)
-        except services.UploadRefused as exc:
+            video = video_recover_submission(invite=invite)
+        except Refused as exc:
             return f"its stored original can't be used ({exc.detail}); left as it is"
         if video is not None:
             return f"completed: video {video.pk} recorded from its stored original"
@@ -148,7 +143,7 @@ class Command(BaseCommand):
         if upload is not None and upload.is_complete:
             try:
                 video = upload_finish(upload=upload)
-            except (TusError, services.UploadRefused) as exc:
+            except Refused as exc:
                 return f"its upload could not be finished ({exc}); left as it is"
             return f"completed: video {video.pk} recorded from its upload"
         invite_release_submission(invite=invite, video_id=invite.submission_id)
