@@ -264,8 +264,8 @@ AURIO_UPLOAD_EXPIRY_HOURS = envint("AURIO_UPLOAD_EXPIRY_HOURS", "24")
 # (one-byte PATCHes would each cost a stored file and a row), and at most this many.
 AURIO_MIN_CHUNK_BYTES = envint("AURIO_MIN_CHUNK_BYTES", "65536")
 AURIO_MAX_CHUNK_BYTES = envint("AURIO_MAX_CHUNK_BYTES", str(8 * 1024 * 1024))
-# Request bodies read at once by one web process, in all and for one invite
-# link: beyond them candidates get 503 or 429 with Retry-After (their page
+# Request bodies read at once by one web process (aurio/slots.py), in all and for
+# one invite link: beyond them candidates get 503 or 429 with Retry-After (their page
 # retries), so uploads can never take every thread from pages and playback.
 AURIO_MAX_UPLOADS_PER_PROCESS = envint("AURIO_MAX_UPLOADS_PER_PROCESS", "6")
 AURIO_MAX_UPLOADS_PER_LINK = envint("AURIO_MAX_UPLOADS_PER_LINK", "2")
@@ -366,13 +366,14 @@ SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "false")
 if envbool("USE_X_FORWARDED_PROTO", "false"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-# Rate limits per client address on the candidate endpoints (aurio/ratelimit.py).
+# The client's address (aurio/clients.py), which rate limits and the login lockout count by.
 # Behind a proxy that sets X-Forwarded-For, USE_X_FORWARDED_FOR=true takes the
-# address from its first entry (never without such a proxy: clients could pick any address).
+# address from that header (never without such a proxy: clients could pick any address).
 USE_X_FORWARDED_FOR = envbool("USE_X_FORWARDED_FOR", "false")
 # How many proxies in front of aurio append to X-Forwarded-For (nginx alone: 1;
 # a CDN and then a load balancer: 2). The client is the entry that many from the right.
 AURIO_TRUSTED_PROXIES = envint("AURIO_TRUSTED_PROXIES", "1")
+# Rate limits per client address on the candidate endpoints (aurio/ratelimit.py).
 # Unknown-link answers (404) allowed per address per 10 minutes before every candidate endpoint says 429.
 AURIO_RATE_LIMIT_BAD_TOKENS = envint("AURIO_RATE_LIMIT_BAD_TOKENS", "20")
 AURIO_RATE_LIMIT_BAD_TOKENS_WINDOW = 600
@@ -380,8 +381,8 @@ AURIO_RATE_LIMIT_BAD_TOKENS_WINDOW = 600
 # (one PATCH per 5 MiB chunk) have their own, looser cap.
 AURIO_RATE_LIMIT_REQUESTS = envint("AURIO_RATE_LIMIT_REQUESTS", "600")
 AURIO_RATE_LIMIT_TUS_REQUESTS = envint("AURIO_RATE_LIMIT_TUS_REQUESTS", "3000")
-# Staff login: after this many failures for one username from one address within
-# 15 minutes, that username is refused from that address for 15 minutes.
+# Staff login (aurio/lockout.py): after this many failures for one username from
+# one address within 15 minutes, that username is refused from that address for 15 minutes.
 AURIO_LOGIN_FAILURES = envint("AURIO_LOGIN_FAILURES", "5")
 AURIO_LOGIN_WINDOW = 15 * 60
 AURIO_LOGIN_LOCKOUT_SECONDS = 15 * 60

@@ -23,7 +23,7 @@ from django.urls import reverse
 from pytest_django import Settings
 from pytest_django.live_server_helper import LiveServer
 
-from aurio.ratelimit import upload_slots
+from aurio.slots import upload_slots
 from invites.models import Invite
 from uploads.models import Upload
 from uploads.services import Checksum, TusError, upload_append
