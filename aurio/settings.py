@@ -167,7 +167,7 @@ _LOCAL_MEDIA = {
     "OPTIONS": {"location": DATA_DIR / "media"},
 }
 _S3_MEDIA = {
-    "BACKEND": "aurio.storage.PrivateS3Storage",
+    "BACKEND": "aurio.s3.PrivateS3Storage",
     "OPTIONS": {
         "bucket_name": os.environ.get("AWS_STORAGE_BUCKET_NAME", ""),
         "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,

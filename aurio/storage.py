@@ -1,9 +1,6 @@
-"""aurio's storage backends: a private local folder, and S3 whose failures look
-like a disk's.
-
-`PrivateS3Storage` is built on first use (module `__getattr__`): boto3 and
-django-storages cost a process about 36 MB and 0.4 s to import, and processes
-on local storage never need them.
+"""aurio's storage: the private local folder media live in, the static files,
+and what every storage shares (saving verified, aurio's temporary folders).
+S3 is aurio.s3.
 
 Every file aurio keeps goes through `save_verified`: a stored file is read
 back (its size, and its hash where aurio has one) before anything relies on it.
@@ -14,7 +11,6 @@ claimed invite must never rest on a truncated file."""
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import logging
 import os
@@ -23,8 +19,6 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -227,88 +221,6 @@ def _newest_change(entry: Path) -> float:
                 with contextlib.suppress(FileNotFoundError):
                     newest = max(newest, os.lstat(os.path.join(root, child)).st_mtime)
     return newest
-
-
-class StorageUnavailable(OSError):
-    """The object store could not be reached, or refused the request."""
-
-
-def __getattr__(name: str) -> Any:
-    if name == "PrivateS3Storage":
-        return _private_s3_storage()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-@functools.cache
-def _private_s3_storage() -> type:
-    from boto3.exceptions import Boto3Error
-    from botocore.exceptions import BotoCoreError, ClientError
-    from s3transfer.exceptions import RetriesExceededError, S3DownloadFailedError
-    from storages.backends.s3 import S3File, S3Storage
-    from storages.utils import clean_name
-
-    @contextmanager
-    def as_os_error(action: str, name: str) -> Iterator[None]:
-        """Django's storage API reports failures as OSError, as FileSystemStorage
-        does, and aurio's services catch OSError to answer "try again" (503).
-        boto3 raises its own exceptions once its retries are spent (a dropped or
-        refused connection is a BotoCoreError, a 5xx a ClientError): translate
-        them, so S3 fails the way a disk does. (404s are handled before this.)
-        Downloads go through s3transfer, whose own errors (a GET cut mid-body
-        too often: RetriesExceededError, S3DownloadFailedError) are none of those."""
-        try:
-            yield
-        except (BotoCoreError, ClientError, Boto3Error, RetriesExceededError, S3DownloadFailedError) as exc:
-            raise StorageUnavailable(f"S3 {action} of {name!r} failed: {exc}") from exc
-
-    class PrivateS3File(S3File):  # type: ignore[misc]
-        """S3File reads the object when first used and writes parts on close:
-        those requests fail as OSError too."""
-
-        def _get_file(self) -> Any:
-            with as_os_error("read", self.name):
-                return super()._get_file()
-
-        file = property(_get_file, S3File._set_file)
-
-        def close(self) -> None:
-            with as_os_error("write", self.name):
-                super().close()
-
-    def translated(method: Callable[..., Any], action: str) -> Callable[..., Any]:
-        @functools.wraps(method)
-        def call(self: S3Storage, name: str, *args: Any, **kwargs: Any) -> Any:
-            with as_os_error(action, name):
-                return method(self, name, *args, **kwargs)
-
-        return call
-
-    class PrivateS3Storage(S3Storage):  # type: ignore[misc]
-        """django-storages' S3 backend, failing with OSError (StorageUnavailable).
-
-        The backend for AURIO_STORAGE=s3; everything else (presigned URLs,
-        the bucket's private ACL, encryption) is django-storages' own."""
-
-        def _open(self, name: str, mode: str = "rb") -> S3File:
-            key = self._normalize_name(clean_name(name))
-            with as_os_error("open", name):
-                try:
-                    return PrivateS3File(key, mode, self)
-                except ClientError as err:
-                    if err.response["ResponseMetadata"]["HTTPStatusCode"] == 404:
-                        raise FileNotFoundError(f"File does not exist: {key}") from err
-                    raise
-
-        _save = translated(S3Storage._save, "write")
-        delete = translated(S3Storage.delete, "delete")
-        exists = translated(S3Storage.exists, "lookup")
-        listdir = translated(S3Storage.listdir, "listing")
-        size = translated(S3Storage.size, "size lookup")
-        get_modified_time = translated(S3Storage.get_modified_time, "lookup")
-
-    # Importable, picklable and deconstructible as aurio.storage.PrivateS3Storage.
-    PrivateS3Storage.__module__, PrivateS3Storage.__qualname__ = __name__, "PrivateS3Storage"
-    return PrivateS3Storage
 
 
 class StaticFilesStorage(CompressedManifestStaticFilesStorage):
