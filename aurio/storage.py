@@ -1,5 +1,6 @@
 """aurio's storage: the private local folder media live in, the static files,
-and what every storage shares (saving verified, aurio's temporary folders).
+and what every storage shares (saving verified, hashing and walking stored
+files, aurio's temporary folders).
 S3 is aurio.s3.
 
 Every file aurio keeps goes through `save_verified`: a stored file is read
@@ -19,8 +20,9 @@ import shutil
 import socket
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from django.conf import settings
 from django.core.files import File
@@ -116,11 +118,32 @@ def _fsync(path: Path) -> None:
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as f:
-        while chunk := f.read(READ_SIZE):
-            digest.update(chunk)
+        return _sha256(f)
+
+
+def stored_sha256(storage: Storage, name: str) -> str:
+    """The SHA-256 of a stored file, read through the storage API (any storage)."""
+    with storage.open(name, "rb") as f:
+        return _sha256(f)
+
+
+def _sha256(f: IO[bytes] | File[bytes]) -> str:
+    digest = hashlib.sha256()
+    while chunk := f.read(READ_SIZE):
+        digest.update(chunk)
     return digest.hexdigest()
+
+
+def walk(storage: Storage, folder: str = "") -> Iterator[str]:
+    """Every file name under `folder`, through the storage API only (aurio's
+    temporary folder, `.tmp` in local media, is work in progress, not media)."""
+    folders, files = storage.listdir(folder)
+    for name in files:
+        yield f"{folder}/{name}" if folder else name
+    for sub in folders:
+        if folder or sub != ".tmp":
+            yield from walk(storage, f"{folder}/{sub}" if folder else sub)
 
 
 def save_verified(storage: Storage, name: str, path: Path, *, sha256: str | None = None) -> str:
