@@ -2,7 +2,9 @@
 
 Defaults are safe for a laptop (SQLite and local files under ``data/``). With
 ``DEBUG`` off, a missing ``SECRET_KEY`` is an error, never a silent default.
-Every variable is documented in ``.env.example``.
+Every variable is documented in ``.env.example``. An empty variable means its
+default; a value the helpers below don't understand (``SECURE_COOKIES=ture``)
+stops the start with an ImproperlyConfigured that names the variable.
 """
 
 from __future__ import annotations
@@ -20,16 +22,41 @@ from django.utils.csp import CSP
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
+# Spellings of a yes/no variable, compared case-insensitively.
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
+
+
+def _env(name: str, default: str) -> str:
+    """NAME's value; unset or empty (`NAME=` in an env file) means the default."""
+    return os.environ.get(name, "").strip() or default
+
+
 def envbool(name: str, default: str) -> bool:
-    return os.environ.get(name, default).strip().lower() in ("1", "true", "yes", "on")
+    value = _env(name, default)
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise ImproperlyConfigured(
+        f"{name} must be true or false ({'/'.join(_TRUE)} or {'/'.join(_FALSE)}), got {value!r}"
+    )
 
 
 def envint(name: str, default: str) -> int:
-    value = os.environ.get(name, default)
+    value = _env(name, default)
     try:
         return int(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a whole number, got {value!r}") from None
+
+
+def envchoice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = _env(name, default)
+    if value not in choices:
+        named = ", ".join(repr(choice) for choice in choices[:-1])
+        raise ImproperlyConfigured(f"{name} must be {named} or {choices[-1]!r}, got {value!r}")
+    return value
 
 
 def envlist(name: str, default: str = "") -> list[str]:
@@ -187,9 +214,7 @@ _S3_MEDIA = {
         ),
     },
 }
-AURIO_STORAGE = os.environ.get("AURIO_STORAGE", "local")
-if AURIO_STORAGE not in ("local", "s3"):
-    raise ImproperlyConfigured(f"AURIO_STORAGE must be 'local' or 's3', got {AURIO_STORAGE!r}")
+AURIO_STORAGE = envchoice("AURIO_STORAGE", "local", ("local", "s3"))
 if AURIO_STORAGE == "s3" and not _S3_MEDIA["OPTIONS"]["bucket_name"]:  # type: ignore[index]
     raise ImproperlyConfigured("AURIO_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME.")
 STORAGES = {
@@ -436,9 +461,7 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "aurio <aurio@localhos
 # --- Logs and metrics ---------------------------------------------------------
 # One JSON object per line for a log collector, or text for a terminal. Every
 # line carries the request id (X-Request-ID) and has candidate tokens redacted.
-LOG_FORMAT = os.environ.get("LOG_FORMAT") or ("text" if DEBUG else "json")
-if LOG_FORMAT not in ("json", "text"):
-    raise ImproperlyConfigured(f"LOG_FORMAT must be 'json' or 'text', got {LOG_FORMAT!r}")
+LOG_FORMAT = envchoice("LOG_FORMAT", "text" if DEBUG else "json", ("json", "text"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -457,7 +480,10 @@ LOGGING = {
             "formatter": LOG_FORMAT,
         }
     },
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {
+        "handlers": ["console"],
+        "level": envchoice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")),
+    },
 }
 # Who may read /metrics: a direct request from these addresses or networks, or
 # a request with "Authorization: Bearer $METRICS_TOKEN" (behind a proxy, use the token).
