@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AnonymousUser, User
 from django.http import HttpRequest
 
+from aurio.clients import peer_address
 from aurio.models import ApiToken, hash_api_key
-from aurio.ratelimit import peer_address
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def _token_prefix(request: HttpRequest, user: User) -> str:
 
 
 def _address(request: HttpRequest) -> str | None:
-    """The client's address (as aurio.ratelimit.peer_address finds it behind trusted proxies)."""
+    """The client's address (as aurio.clients.peer_address finds it behind trusted proxies)."""
     try:
         return str(ipaddress.ip_address(peer_address(request)))
     except ValueError:

@@ -15,6 +15,7 @@ import logging
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -41,23 +42,19 @@ log = logging.getLogger(__name__)
 STALE_BEATS = 6
 
 
-def _database_ok() -> bool:
+def _reachable(what: str, check: Callable[[], object]) -> bool:
+    """Run one of /healthz's checks: False, and logged, when it raises."""
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        return True
+        check()
     except Exception:
-        log.exception("healthz: database unreachable")
+        log.exception("healthz: %s unreachable", what)
         return False
+    return True
 
 
-def _storage_ok() -> bool:
-    try:
-        default_storage.exists("healthz")
-        return True
-    except Exception:
-        log.exception("healthz: storage unreachable")
-        return False
+def _query_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
 
 
 def storage_free_bytes(storage: Storage) -> int | None:
@@ -103,15 +100,6 @@ def check_queue() -> None:
         from django_tasks_db.models import DBTaskResult
 
         DBTaskResult.objects.exists()
-
-
-def _queue_ok() -> bool:
-    try:
-        check_queue()
-        return True
-    except Exception:
-        log.exception("healthz: task queue unreachable")
-        return False
 
 
 # --- the worker's heartbeat ------------------------------------------------------------------
@@ -232,9 +220,9 @@ class Heartbeat:
 def healthz(request: HttpRequest) -> JsonResponse:
     enough_space, free = _free_bytes()
     checks = {
-        "database": _database_ok(),
-        "storage": _storage_ok() and enough_space,
-        "queue": _queue_ok(),
+        "database": _reachable("database", _query_database),
+        "storage": _reachable("storage", lambda: default_storage.exists("healthz")) and enough_space,
+        "queue": _reachable("task queue", check_queue),
     }
     worker = worker_alive()
     healthy = all(checks.values()) and worker is not False

@@ -1,10 +1,10 @@
-"""Rate limits per client address, so invite links can't be guessed and the
-staff login can't be brute-forced.
+"""Rate limits per client address, so invite links and API tokens can't be
+guessed.
 
 Counters live in Django's cache ("default": the database cache, or Redis), so
 every web process on every machine shares them. Each counter is a sliding
-window: a key per address and fixed window, counted with ``incr``, and the
-previous window's count weighed in by how much of it is still recent.
+window (`Window`): a key per address and fixed window, counted with ``incr``,
+and the previous window's count weighed in by how much of it is still recent.
 
 Candidate endpoints (``@rate_limited`` on Django views, ``@limited_api`` on
 ninja operations) get two limits:
@@ -17,70 +17,34 @@ ninja operations) get two limits:
   ``AURIO_RATE_LIMIT_TUS_REQUESTS`` for the tus endpoints, whose PATCH chunks
   are many per upload.
 
+A request with a body also needs an upload slot in its process (aurio.slots).
+Wrong API tokens count like unknown links, in a window of their own
+(`bad_keys_retry_after`, `count_bad_key`, used by aurio.auth).
+
 If the cache is unreachable the limits are skipped (and logged): a broken
 Redis must not stop candidates from submitting.
-
-Requests that carry a body (upload chunks, files) also need a slot in their
-web process (`UploadSlots`): at most ``AURIO_MAX_UPLOADS_PER_PROCESS`` at once,
-and ``AURIO_MAX_UPLOADS_PER_LINK`` for one invite link, so slow uploads can't
-take every thread. The slots are counted in memory, not in the cache: a
-process that dies takes its slots with it, and nothing is left to expire.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import hashlib
-import ipaddress
 import logging
-import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-from django import forms
 from django.conf import settings
-from django.contrib.admin.forms import AdminAuthenticationForm
-from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.cache import cache
-from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import render
 from ninja.decorators import decorate_view
 
+from aurio.clients import client_address
+from aurio.slots import has_body, upload_slots
+
 logger = logging.getLogger(__name__)
 
 View = Callable[..., HttpResponseBase]
-
-
-def peer_address(request: HttpRequest) -> str:
-    """The address the request came from: REMOTE_ADDR or, with USE_X_FORWARDED_FOR
-    behind AURIO_TRUSTED_PROXIES proxies, the address the outermost of them saw.
-
-    Each proxy appends the address it saw to X-Forwarded-For, so that one is the
-    N-th entry from the right; everything to its left the client wrote itself
-    and could make up (the first entry is the classic mistake)."""
-    address = request.META.get("REMOTE_ADDR", "")
-    if settings.USE_X_FORWARDED_FOR:
-        entries = [e.strip() for e in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if e.strip()]
-        if entries:
-            address = entries[-min(settings.AURIO_TRUSTED_PROXIES, len(entries))]
-    return address
-
-
-def client_address(request: HttpRequest) -> str:
-    """peer_address, as rate limits count it: IPv6 addresses count per /64, the
-    block one subscriber usually holds."""
-    address = peer_address(request)
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address[:64] or "unknown"
-    if ip.version == 6:
-        return str(ipaddress.ip_network(f"{ip}/64", strict=False).network_address) + "/64"
-    return str(ip)
 
 
 def cache_incr(key: str, *, timeout: int | None) -> int:
@@ -92,7 +56,7 @@ def cache_incr(key: str, *, timeout: int | None) -> int:
         return 1 if cache.add(key, 1, timeout=timeout) else cache.incr(key)
 
 
-class _Window:
+class Window:
     """A sliding-window counter: `name` for one address (or address+username).
 
     Hits are counted per fixed window, but a limit is checked against the last
@@ -154,77 +118,17 @@ def _too_many(request: HttpRequest, retry_after: int, html: bool) -> HttpRespons
     return response
 
 
-def _refusal(request: HttpRequest, *, tus: bool) -> tuple[_Window | None, int | None]:
+def _refusal(request: HttpRequest, *, tus: bool) -> tuple[Window | None, int | None]:
     """The bad-token window to count 404s in, and a Retry-After when refused now."""
     who = client_address(request)
-    bad = _Window("bad", who, settings.AURIO_RATE_LIMIT_BAD_TOKENS_WINDOW)
+    bad = Window("bad", who, settings.AURIO_RATE_LIMIT_BAD_TOKENS_WINDOW)
     if bad.count() >= settings.AURIO_RATE_LIMIT_BAD_TOKENS:
         return bad, bad.retry_after(settings.AURIO_RATE_LIMIT_BAD_TOKENS)
     limit = settings.AURIO_RATE_LIMIT_TUS_REQUESTS if tus else settings.AURIO_RATE_LIMIT_REQUESTS
-    every = _Window("tus" if tus else "req", who, 60)
+    every = Window("tus" if tus else "req", who, 60)
     if every.hit() > limit:
         return bad, every.retry_after(limit)
     return bad, None
-
-
-class UploadSlots:
-    """Request bodies being read at once in this process, in all and per link."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._by_link: Counter[str] = Counter()
-        self._total = 0
-
-    @contextlib.contextmanager
-    def take(self, link: str) -> Iterator[HttpResponse | None]:
-        """Yields None with a slot held, or the refusal to answer with."""
-        with self._lock:
-            if self._total >= settings.AURIO_MAX_UPLOADS_PER_PROCESS:
-                refusal: HttpResponse | None = _busy(
-                    503, "aurio is busy receiving other uploads. Your upload will go on in a moment."
-                )
-            elif self._by_link[link] >= settings.AURIO_MAX_UPLOADS_PER_LINK:
-                refusal = _busy(
-                    429, "Another upload for this link is still under way. Yours will go on in a moment."
-                )
-            else:
-                refusal = None
-                self._total += 1
-                self._by_link[link] += 1
-        try:
-            yield refusal
-        finally:
-            if refusal is None:
-                with self._lock:
-                    self._total -= 1
-                    self._by_link[link] -= 1
-                    if not self._by_link[link]:
-                        del self._by_link[link]
-
-    @property
-    def busy(self) -> int:
-        return self._total
-
-
-upload_slots = UploadSlots()
-
-
-def _busy(status: int, detail: str) -> HttpResponse:
-    response = JsonResponse({"detail": detail}, status=status)
-    response["Retry-After"] = "5"
-    response["Cache-Control"] = "no-store"
-    return response
-
-
-def _has_body(request: HttpRequest) -> bool:
-    length = request.META.get("CONTENT_LENGTH") or "0"
-    chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
-    return chunked or (length.isascii() and length.isdigit() and int(length) > 0)
-
-
-def _link(kwargs: dict[str, Any]) -> str:
-    """The invite link a request is for, as a digest (never the token itself)."""
-    return hashlib.sha256(str(kwargs.get("token", "")).encode()).hexdigest()
 
 
 def rate_limited(*, html: bool = False, tus: bool = False) -> Callable[[View], View]:
@@ -241,8 +145,8 @@ def rate_limited(*, html: bool = False, tus: bool = False) -> Callable[[View], V
                 bad, retry_after = None, None
             if retry_after is not None:
                 return _too_many(request, retry_after, html)
-            if _has_body(request):
-                with upload_slots.take(_link(kwargs)) as refusal:
+            if has_body(request):
+                with upload_slots.take(str(kwargs.get("token", ""))) as refusal:
                     response = refusal or view(request, *args, **kwargs)
             else:
                 response = view(request, *args, **kwargs)
@@ -267,8 +171,8 @@ limited_api = decorate_view(rate_limited())
 # address that sends too many gets 429 from the API until the count slides down.
 
 
-def _bad_key_window(request: HttpRequest) -> _Window:
-    return _Window("badkey", client_address(request), settings.AURIO_RATE_LIMIT_BAD_TOKENS_WINDOW)
+def _bad_key_window(request: HttpRequest) -> Window:
+    return Window("badkey", client_address(request), settings.AURIO_RATE_LIMIT_BAD_TOKENS_WINDOW)
 
 
 def bad_keys_retry_after(request: HttpRequest) -> int | None:
@@ -287,62 +191,3 @@ def count_bad_key(request: HttpRequest) -> None:
         _bad_key_window(request).hit()
     except Exception:
         logger.warning("rate limit: cache unavailable, not counting", exc_info=True)
-
-
-# --- Staff login lockout -------------------------------------------------------
-
-
-def _login_window(username: str, address: str) -> _Window:
-    return _Window("login", f"{address}:{username.strip().lower()[:150]}", settings.AURIO_LOGIN_WINDOW)
-
-
-def _lock_key(username: str, address: str) -> str:
-    return f"rl:login-lock:{address}:{username.strip().lower()[:150]}"
-
-
-def login_locked(username: str, request: HttpRequest) -> bool:
-    try:
-        return cache.get(_lock_key(username, client_address(request))) is not None
-    except Exception:
-        logger.warning("login lockout: cache unavailable", exc_info=True)
-        return False
-
-
-@receiver(user_login_failed, dispatch_uid="aurio.ratelimit.count_login_failure")
-def count_login_failure(sender: object, credentials: dict[str, Any], request: Any = None, **_: Any) -> None:
-    username = credentials.get("username")
-    if request is None or not isinstance(username, str):
-        return
-    address = client_address(request)
-    try:
-        if _login_window(username, address).hit() >= settings.AURIO_LOGIN_FAILURES:
-            cache.set(_lock_key(username, address), 1, timeout=settings.AURIO_LOGIN_LOCKOUT_SECONDS)
-            logger.warning("login lockout: too many failed logins for a username from one address")
-    except Exception:
-        logger.warning("login lockout: cache unavailable", exc_info=True)
-
-
-@receiver(user_logged_in, dispatch_uid="aurio.ratelimit.forget_login_failures")
-def forget_login_failures(sender: object, request: Any = None, user: Any = None, **_: Any) -> None:
-    if request is None or user is None:
-        return
-    try:
-        _login_window(user.get_username(), client_address(request)).forget()
-    except Exception:
-        logger.warning("login lockout: cache unavailable", exc_info=True)
-
-
-class LockoutAdminLoginForm(AdminAuthenticationForm):
-    """The admin's login form, refusing a username+address that failed too often,
-    before the password is even checked."""
-
-    def clean(self) -> dict[str, Any]:
-        username = self.cleaned_data.get("username")
-        if username and self.request is not None and login_locked(username, self.request):
-            minutes = -(-settings.AURIO_LOGIN_LOCKOUT_SECONDS // 60)
-            raise forms.ValidationError(
-                f"Too many failed attempts to log in as this user from your address. "
-                f"Login is blocked for up to {minutes} minutes; try again later.",
-                code="locked",
-            )
-        return super().clean()

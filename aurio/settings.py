@@ -2,7 +2,9 @@
 
 Defaults are safe for a laptop (SQLite and local files under ``data/``). With
 ``DEBUG`` off, a missing ``SECRET_KEY`` is an error, never a silent default.
-Every variable is documented in ``.env.example``.
+Every variable is documented in ``.env.example``. An empty variable means its
+default; a value the helpers below don't understand (``SECURE_COOKIES=ture``)
+stops the start with an ImproperlyConfigured that names the variable.
 """
 
 from __future__ import annotations
@@ -20,16 +22,41 @@ from django.utils.csp import CSP
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
+# Spellings of a yes/no variable, compared case-insensitively.
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
+
+
+def _env(name: str, default: str) -> str:
+    """NAME's value; unset or empty (`NAME=` in an env file) means the default."""
+    return os.environ.get(name, "").strip() or default
+
+
 def envbool(name: str, default: str) -> bool:
-    return os.environ.get(name, default).strip().lower() in ("1", "true", "yes", "on")
+    value = _env(name, default)
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise ImproperlyConfigured(
+        f"{name} must be true or false ({'/'.join(_TRUE)} or {'/'.join(_FALSE)}), got {value!r}"
+    )
 
 
 def envint(name: str, default: str) -> int:
-    value = os.environ.get(name, default)
+    value = _env(name, default)
     try:
         return int(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a whole number, got {value!r}") from None
+
+
+def envchoice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = _env(name, default)
+    if value not in choices:
+        named = ", ".join(repr(choice) for choice in choices[:-1])
+        raise ImproperlyConfigured(f"{name} must be {named} or {choices[-1]!r}, got {value!r}")
+    return value
 
 
 def envlist(name: str, default: str = "") -> list[str]:
@@ -167,7 +194,7 @@ _LOCAL_MEDIA = {
     "OPTIONS": {"location": DATA_DIR / "media"},
 }
 _S3_MEDIA = {
-    "BACKEND": "aurio.storage.PrivateS3Storage",
+    "BACKEND": "aurio.s3.PrivateS3Storage",
     "OPTIONS": {
         "bucket_name": os.environ.get("AWS_STORAGE_BUCKET_NAME", ""),
         "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
@@ -187,9 +214,7 @@ _S3_MEDIA = {
         ),
     },
 }
-AURIO_STORAGE = os.environ.get("AURIO_STORAGE", "local")
-if AURIO_STORAGE not in ("local", "s3"):
-    raise ImproperlyConfigured(f"AURIO_STORAGE must be 'local' or 's3', got {AURIO_STORAGE!r}")
+AURIO_STORAGE = envchoice("AURIO_STORAGE", "local", ("local", "s3"))
 if AURIO_STORAGE == "s3" and not _S3_MEDIA["OPTIONS"]["bucket_name"]:  # type: ignore[index]
     raise ImproperlyConfigured("AURIO_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME.")
 STORAGES = {
@@ -264,8 +289,8 @@ AURIO_UPLOAD_EXPIRY_HOURS = envint("AURIO_UPLOAD_EXPIRY_HOURS", "24")
 # (one-byte PATCHes would each cost a stored file and a row), and at most this many.
 AURIO_MIN_CHUNK_BYTES = envint("AURIO_MIN_CHUNK_BYTES", "65536")
 AURIO_MAX_CHUNK_BYTES = envint("AURIO_MAX_CHUNK_BYTES", str(8 * 1024 * 1024))
-# Request bodies read at once by one web process, in all and for one invite
-# link: beyond them candidates get 503 or 429 with Retry-After (their page
+# Request bodies read at once by one web process (aurio/slots.py), in all and for
+# one invite link: beyond them candidates get 503 or 429 with Retry-After (their page
 # retries), so uploads can never take every thread from pages and playback.
 AURIO_MAX_UPLOADS_PER_PROCESS = envint("AURIO_MAX_UPLOADS_PER_PROCESS", "6")
 AURIO_MAX_UPLOADS_PER_LINK = envint("AURIO_MAX_UPLOADS_PER_LINK", "2")
@@ -366,13 +391,14 @@ SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "false")
 if envbool("USE_X_FORWARDED_PROTO", "false"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-# Rate limits per client address on the candidate endpoints (aurio/ratelimit.py).
+# The client's address (aurio/clients.py), which rate limits and the login lockout count by.
 # Behind a proxy that sets X-Forwarded-For, USE_X_FORWARDED_FOR=true takes the
-# address from its first entry (never without such a proxy: clients could pick any address).
+# address from that header (never without such a proxy: clients could pick any address).
 USE_X_FORWARDED_FOR = envbool("USE_X_FORWARDED_FOR", "false")
 # How many proxies in front of aurio append to X-Forwarded-For (nginx alone: 1;
 # a CDN and then a load balancer: 2). The client is the entry that many from the right.
 AURIO_TRUSTED_PROXIES = envint("AURIO_TRUSTED_PROXIES", "1")
+# Rate limits per client address on the candidate endpoints (aurio/ratelimit.py).
 # Unknown-link answers (404) allowed per address per 10 minutes before every candidate endpoint says 429.
 AURIO_RATE_LIMIT_BAD_TOKENS = envint("AURIO_RATE_LIMIT_BAD_TOKENS", "20")
 AURIO_RATE_LIMIT_BAD_TOKENS_WINDOW = 600
@@ -380,8 +406,8 @@ AURIO_RATE_LIMIT_BAD_TOKENS_WINDOW = 600
 # (one PATCH per 5 MiB chunk) have their own, looser cap.
 AURIO_RATE_LIMIT_REQUESTS = envint("AURIO_RATE_LIMIT_REQUESTS", "600")
 AURIO_RATE_LIMIT_TUS_REQUESTS = envint("AURIO_RATE_LIMIT_TUS_REQUESTS", "3000")
-# Staff login: after this many failures for one username from one address within
-# 15 minutes, that username is refused from that address for 15 minutes.
+# Staff login (aurio/lockout.py): after this many failures for one username from
+# one address within 15 minutes, that username is refused from that address for 15 minutes.
 AURIO_LOGIN_FAILURES = envint("AURIO_LOGIN_FAILURES", "5")
 AURIO_LOGIN_WINDOW = 15 * 60
 AURIO_LOGIN_LOCKOUT_SECONDS = 15 * 60
@@ -435,9 +461,7 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "aurio <aurio@localhos
 # --- Logs and metrics ---------------------------------------------------------
 # One JSON object per line for a log collector, or text for a terminal. Every
 # line carries the request id (X-Request-ID) and has candidate tokens redacted.
-LOG_FORMAT = os.environ.get("LOG_FORMAT") or ("text" if DEBUG else "json")
-if LOG_FORMAT not in ("json", "text"):
-    raise ImproperlyConfigured(f"LOG_FORMAT must be 'json' or 'text', got {LOG_FORMAT!r}")
+LOG_FORMAT = envchoice("LOG_FORMAT", "text" if DEBUG else "json", ("json", "text"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -456,7 +480,10 @@ LOGGING = {
             "formatter": LOG_FORMAT,
         }
     },
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {
+        "handlers": ["console"],
+        "level": envchoice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")),
+    },
 }
 # Who may read /metrics: a direct request from these addresses or networks, or
 # a request with "Authorization: Bearer $METRICS_TOKEN" (behind a proxy, use the token).

@@ -1,9 +1,7 @@
-"""aurio's storage backends: a private local folder, and S3 whose failures look
-like a disk's.
-
-`PrivateS3Storage` is built on first use (module `__getattr__`): boto3 and
-django-storages cost a process about 36 MB and 0.4 s to import, and processes
-on local storage never need them.
+"""aurio's storage: the private local folder media live in, the static files,
+and what every storage shares (saving verified, hashing and walking stored
+files, aurio's temporary folders).
+S3 is aurio.s3.
 
 Every file aurio keeps goes through `save_verified`: a stored file is read
 back (its size, and its hash where aurio has one) before anything relies on it.
@@ -14,7 +12,6 @@ claimed invite must never rest on a truncated file."""
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import logging
 import os
@@ -23,10 +20,9 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from django.conf import settings
 from django.core.files import File
@@ -122,11 +118,32 @@ def _fsync(path: Path) -> None:
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as f:
-        while chunk := f.read(READ_SIZE):
-            digest.update(chunk)
+        return _sha256(f)
+
+
+def stored_sha256(storage: Storage, name: str) -> str:
+    """The SHA-256 of a stored file, read through the storage API (any storage)."""
+    with storage.open(name, "rb") as f:
+        return _sha256(f)
+
+
+def _sha256(f: IO[bytes] | File[bytes]) -> str:
+    digest = hashlib.sha256()
+    while chunk := f.read(READ_SIZE):
+        digest.update(chunk)
     return digest.hexdigest()
+
+
+def walk(storage: Storage, folder: str = "") -> Iterator[str]:
+    """Every file name under `folder`, through the storage API only (aurio's
+    temporary folder, `.tmp` in local media, is work in progress, not media)."""
+    folders, files = storage.listdir(folder)
+    for name in files:
+        yield f"{folder}/{name}" if folder else name
+    for sub in folders:
+        if folder or sub != ".tmp":
+            yield from walk(storage, f"{folder}/{sub}" if folder else sub)
 
 
 def save_verified(storage: Storage, name: str, path: Path, *, sha256: str | None = None) -> str:
@@ -227,88 +244,6 @@ def _newest_change(entry: Path) -> float:
                 with contextlib.suppress(FileNotFoundError):
                     newest = max(newest, os.lstat(os.path.join(root, child)).st_mtime)
     return newest
-
-
-class StorageUnavailable(OSError):
-    """The object store could not be reached, or refused the request."""
-
-
-def __getattr__(name: str) -> Any:
-    if name == "PrivateS3Storage":
-        return _private_s3_storage()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-@functools.cache
-def _private_s3_storage() -> type:
-    from boto3.exceptions import Boto3Error
-    from botocore.exceptions import BotoCoreError, ClientError
-    from s3transfer.exceptions import RetriesExceededError, S3DownloadFailedError
-    from storages.backends.s3 import S3File, S3Storage
-    from storages.utils import clean_name
-
-    @contextmanager
-    def as_os_error(action: str, name: str) -> Iterator[None]:
-        """Django's storage API reports failures as OSError, as FileSystemStorage
-        does, and aurio's services catch OSError to answer "try again" (503).
-        boto3 raises its own exceptions once its retries are spent (a dropped or
-        refused connection is a BotoCoreError, a 5xx a ClientError): translate
-        them, so S3 fails the way a disk does. (404s are handled before this.)
-        Downloads go through s3transfer, whose own errors (a GET cut mid-body
-        too often: RetriesExceededError, S3DownloadFailedError) are none of those."""
-        try:
-            yield
-        except (BotoCoreError, ClientError, Boto3Error, RetriesExceededError, S3DownloadFailedError) as exc:
-            raise StorageUnavailable(f"S3 {action} of {name!r} failed: {exc}") from exc
-
-    class PrivateS3File(S3File):  # type: ignore[misc]
-        """S3File reads the object when first used and writes parts on close:
-        those requests fail as OSError too."""
-
-        def _get_file(self) -> Any:
-            with as_os_error("read", self.name):
-                return super()._get_file()
-
-        file = property(_get_file, S3File._set_file)
-
-        def close(self) -> None:
-            with as_os_error("write", self.name):
-                super().close()
-
-    def translated(method: Callable[..., Any], action: str) -> Callable[..., Any]:
-        @functools.wraps(method)
-        def call(self: S3Storage, name: str, *args: Any, **kwargs: Any) -> Any:
-            with as_os_error(action, name):
-                return method(self, name, *args, **kwargs)
-
-        return call
-
-    class PrivateS3Storage(S3Storage):  # type: ignore[misc]
-        """django-storages' S3 backend, failing with OSError (StorageUnavailable).
-
-        The backend for AURIO_STORAGE=s3; everything else (presigned URLs,
-        the bucket's private ACL, encryption) is django-storages' own."""
-
-        def _open(self, name: str, mode: str = "rb") -> S3File:
-            key = self._normalize_name(clean_name(name))
-            with as_os_error("open", name):
-                try:
-                    return PrivateS3File(key, mode, self)
-                except ClientError as err:
-                    if err.response["ResponseMetadata"]["HTTPStatusCode"] == 404:
-                        raise FileNotFoundError(f"File does not exist: {key}") from err
-                    raise
-
-        _save = translated(S3Storage._save, "write")
-        delete = translated(S3Storage.delete, "delete")
-        exists = translated(S3Storage.exists, "lookup")
-        listdir = translated(S3Storage.listdir, "listing")
-        size = translated(S3Storage.size, "size lookup")
-        get_modified_time = translated(S3Storage.get_modified_time, "lookup")
-
-    # Importable, picklable and deconstructible as aurio.storage.PrivateS3Storage.
-    PrivateS3Storage.__module__, PrivateS3Storage.__qualname__ = __name__, "PrivateS3Storage"
-    return PrivateS3Storage
 
 
 class StaticFilesStorage(CompressedManifestStaticFilesStorage):

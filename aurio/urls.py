@@ -3,13 +3,13 @@ from django.urls import include, path
 
 from aurio.api import api
 from aurio.health import healthz
+from aurio.lockout import LockoutAdminLoginForm
 from aurio.metrics import metrics
-from aurio.ratelimit import LockoutAdminLoginForm
 
 admin.site.site_header = "aurio"
 admin.site.site_title = "aurio"
 admin.site.index_title = "Screening"
-# Refuses a username+address after too many failed logins (aurio/ratelimit.py).
+# Refuses a username+address after too many failed logins (aurio/lockout.py).
 admin.site.login_form = LockoutAdminLoginForm
 
 urlpatterns = [

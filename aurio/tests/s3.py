@@ -18,7 +18,7 @@ import boto3
 CREDENTIALS = {"aws_access_key_id": "aurio-test", "aws_secret_access_key": "aurio-test-secret"}
 REGION = "us-east-1"
 # The backend AURIO_STORAGE=s3 configures (aurio/settings.py's _S3_MEDIA).
-BACKEND = "aurio.storage.PrivateS3Storage"
+BACKEND = "aurio.s3.PrivateS3Storage"
 
 
 def free_port() -> int:

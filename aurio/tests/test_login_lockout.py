@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
@@ -11,6 +15,8 @@ from django.test import Client
 from django.urls import reverse
 
 pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parents[2]
 
 LOGIN = reverse("admin:login")
 
@@ -86,3 +92,20 @@ def test_the_lock_ends_after_its_time(settings, recruiter: User, visitor: Client
     assert "Too many failed attempts" in log_in(visitor, "rec", "pw").content.decode()
     time.sleep(2.1)  # the database cache keeps expiry times to the second
     assert log_in(visitor, "rec", "pw").status_code == 302
+
+
+def test_failures_are_counted_from_startup_not_from_the_admins_first_page(tmp_path: Path) -> None:
+    """aurio's AppConfig connects the counting: a failed login counts even in a
+    process that has not loaded the URLs (and so the admin's login form) yet."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    env.update(SECRET_KEY="x", AURIO_DATA_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="aurio.settings")
+    code = (
+        "import sys, django; django.setup(); "
+        "from django.contrib.auth.signals import user_logged_in, user_login_failed; "
+        "print('aurio.urls' in sys.modules, user_login_failed.has_listeners(), "
+        "'aurio.lockout.forget_login_failures' in repr(user_logged_in.receivers))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.split() == ["False", "True", "True"], result.stderr

@@ -4,6 +4,9 @@ S3-compatible server (moto's standalone server) over real HTTP on loopback."""
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -26,6 +29,8 @@ from videos import processing
 from videos.models import Status, Video
 
 pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
@@ -192,3 +197,30 @@ def test_server_side_encryption_is_requested_when_configured(
         video = upload(client, invite, recorder_webm)
     head = s3.client(endpoint).head_object(Bucket=bucket, Key=video.file.name)
     assert head["ServerSideEncryption"] == "AES256"
+
+
+def test_boto3_is_imported_only_by_processes_that_use_the_bucket(tmp_path: Path) -> None:
+    """STORAGES names aurio.s3 by a dotted path, and Django imports a backend when
+    its storage is first used: on local storage boto3 (36 MB) is never loaded."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "AURIO_", "AWS_"))}
+    env.update(
+        SECRET_KEY="x",
+        AURIO_DATA_DIR=str(tmp_path),
+        DJANGO_SETTINGS_MODULE="aurio.settings",
+        AWS_STORAGE_BUCKET_NAME="aurio-media",
+    )
+    code = (
+        "import sys, django; django.setup(); import aurio.urls; "
+        "from django.core.files.storage import storages; "
+        "print(type(storages['default']).__module__, 'boto3' in sys.modules)"
+    )
+    for storage, expected in (("local", ["aurio.storage", "False"]), ("s3", ["aurio.s3", "True"])):
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            env={**env, "AURIO_STORAGE": storage},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.stdout.split() == expected, result.stderr

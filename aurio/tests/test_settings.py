@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from aurio.logs import RedactTokens, redact
+from aurio.settings import envbool, envint
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION = {
@@ -76,6 +77,56 @@ def test_bad_number_in_the_environment_names_the_variable(tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"SECURE_COOKIES": "ture"},
+            "SECURE_COOKIES must be true or false (true/1/yes/on or false/0/no/off), got 'ture'",
+        ),
+        ({"DEBUG": "maybe"}, "DEBUG must be true or false (true/1/yes/on or false/0/no/off), got 'maybe'"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT must be 'json' or 'text', got 'xml'"),
+        (
+            {"LOG_LEVEL": "loud"},
+            "LOG_LEVEL must be 'DEBUG', 'INFO', 'WARNING', 'ERROR' or 'CRITICAL', got 'loud'",
+        ),
+    ],
+)
+def test_a_value_the_settings_do_not_understand_stops_the_start(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    """Never a silent default: SECURE_COOKIES=ture would leave cookies insecure."""
+    result = manage("check", env={**PRODUCTION, **env}, tmp_path=tmp_path)
+    assert result.returncode != 0
+    assert f"ImproperlyConfigured: {message}" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        *[(spelling, True) for spelling in ("true", "True", "1", "yes", "YES", "on", " On ")],
+        *[(spelling, False) for spelling in ("false", "FALSE", "0", "no", "No", "off", "off\n")],
+    ],
+)
+def test_yes_no_variables_take_the_usual_spellings(
+    monkeypatch: pytest.MonkeyPatch, value: str, expected: bool
+) -> None:
+    monkeypatch.setenv("AURIO_TEST_FLAG", value)
+    assert envbool("AURIO_TEST_FLAG", "false") is expected
+    assert envbool("AURIO_TEST_FLAG", "true") is expected
+
+
+def test_an_empty_or_unset_variable_means_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`SECURE_COOKIES=` in an env file (or compose's `${VAR:-}`) is no value at all."""
+    monkeypatch.setenv("AURIO_TEST_FLAG", " ")
+    monkeypatch.setenv("AURIO_TEST_NUMBER", "")
+    assert envbool("AURIO_TEST_FLAG", "true") is True
+    assert envbool("AURIO_TEST_FLAG", "false") is False
+    assert envint("AURIO_TEST_NUMBER", "7") == 7
+    monkeypatch.delenv("AURIO_TEST_FLAG")
+    assert envbool("AURIO_TEST_FLAG", "true") is True
+
+
+@pytest.mark.parametrize(
     ("line", "expected"),
     [
         ("Not Found: /r/Q9U5qccPcC1SvV2CMfcA_CnR-sBTPLPG", "Not Found: /r/[token]"),
@@ -112,7 +163,7 @@ def test_every_environment_variable_is_documented_in_env_example() -> None:
         ROOT / "gunicorn.conf.py",
         *ROOT.glob("*/management/commands/*.py"),
     ]
-    pattern = re.compile(r'(?:env(?:bool|int|list|secret)|os\.environ\.get)\(\s*"([A-Z][A-Z0-9_]+)"')
+    pattern = re.compile(r'(?:env(?:bool|int|list|secret|choice)|os\.environ\.get)\(\s*"([A-Z][A-Z0-9_]+)"')
     used = {name for path in sources for name in pattern.findall(path.read_text())}
     documented = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
     assert used, "the pattern found no variables; the test is broken"

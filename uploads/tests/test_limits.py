@@ -24,7 +24,7 @@ from pytest_django import Settings
 from pytest_django.live_server_helper import LiveServer
 
 from aurio.errors import Refused
-from aurio.ratelimit import upload_slots
+from aurio.slots import upload_slots
 from invites.models import Invite
 from uploads.models import Upload
 from uploads.services import Checksum, upload_append

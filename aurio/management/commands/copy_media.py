@@ -1,33 +1,12 @@
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterator
 from typing import Any
 
 from django.core.files.base import File
-from django.core.files.storage import Storage, storages
+from django.core.files.storage import storages
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-READ_SIZE = 1024 * 1024
-
-
-def walk(storage: Storage, folder: str = "") -> Iterator[str]:
-    """Every file name under `folder`, through the storage API only (aurio's
-    temporary folder, `.tmp` in local media, is work in progress, not media)."""
-    folders, files = storage.listdir(folder)
-    for name in files:
-        yield f"{folder}/{name}" if folder else name
-    for sub in folders:
-        if folder or sub != ".tmp":
-            yield from walk(storage, f"{folder}/{sub}" if folder else sub)
-
-
-def sha256_of(storage: Storage, name: str) -> str:
-    digest = hashlib.sha256()
-    with storage.open(name, "rb") as f:
-        while data := f.read(READ_SIZE):
-            digest.update(data)
-    return digest.hexdigest()
+from aurio.storage import stored_sha256, walk
 
 
 class Command(BaseCommand):
@@ -51,8 +30,8 @@ class Command(BaseCommand):
         copied = skipped = 0
         failed: list[str] = []
         for name in walk(src):
-            checksum = sha256_of(src, name)
-            if dst.exists(name) and sha256_of(dst, name) == checksum:
+            checksum = stored_sha256(src, name)
+            if dst.exists(name) and stored_sha256(dst, name) == checksum:
                 skipped += 1
                 continue
             if dry_run:
@@ -63,7 +42,7 @@ class Command(BaseCommand):
                 dst.delete(name)  # a damaged earlier copy
             with src.open(name, "rb") as f:
                 saved = dst.save(name, File(f, name=name))
-            if saved != name or sha256_of(dst, saved) != checksum:
+            if saved != name or stored_sha256(dst, saved) != checksum:
                 failed.append(name)
                 self.stderr.write(f"MISMATCH {name} (stored as {saved})")
                 continue

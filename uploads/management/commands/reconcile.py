@@ -10,8 +10,7 @@ from django.utils import timezone
 from audit import services as audit
 from audit.services import Action, Actor
 from aurio.errors import Refused
-from aurio.management.commands.copy_media import walk
-from aurio.storage import remove_stale_temp
+from aurio.storage import remove_stale_temp, walk
 from invites.models import Invite
 from invites.services import invite_release_submission
 from uploads.accept import video_recover_submission
