@@ -1,6 +1,6 @@
 # aurio: one image for the web server and the worker.
 # Build: docker build -t aurio .   (no Docker engine runs on our dev machines;
-# see "Scaling aurio" in the README for what was and wasn't run.)
+# see "Deployment" in docs/operations.md for what was and wasn't run.)
 FROM python:3.12-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

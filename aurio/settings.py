@@ -168,7 +168,7 @@ if DATABASE_IS_MONGO:
     ]
     MIGRATION_MODULES = {app: f"aurio.mongo_migrations.{app}" for app in ("admin", "auth", "contenttypes")}
     # django-tasks-db's check constraint on its result table can't exist on
-    # MongoDB (the README recommends the Redis queue there).
+    # MongoDB (docs/architecture.md recommends the Redis queue there).
     SILENCED_SYSTEM_CHECKS = ["models.W027"]
 else:
     DATABASES = {

@@ -1,7 +1,7 @@
 """The Dockerfile and docker-compose.yml. No Docker engine runs on our
 machines, so these check what can be checked without one: the compose file
 validates (`docker-compose config`, Debian's package) and wires the services
-the README promises; the image runs as a non-root user with a health check."""
+docs/operations.md promises; the image runs as a non-root user with a health check."""
 
 from __future__ import annotations
 

@@ -43,7 +43,7 @@ def test_production_settings_pass_the_deploy_check(tmp_path: Path) -> None:
 
 
 def test_without_subdomain_and_preload_only_those_two_warnings_remain(tmp_path: Path) -> None:
-    """The README explains W005 and W021: they are the owner's call, not aurio's."""
+    """docs/operations.md explains W005 and W021: they are the owner's call, not aurio's."""
     result = manage("check", "--deploy", env=PRODUCTION, tmp_path=tmp_path)
     warnings = sorted(
         line.split(")")[0].split("(")[1] for line in result.stderr.splitlines() if "security.W" in line
