@@ -26,10 +26,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from audit import services as audit
+from audit.services import Action, Actor
 from aurio.errors import Refused
 from aurio.storage import READ_SIZE, save_verified, temporary_directory
 from invites.models import Invite
-from invites.services import invite_start_take
+from invites.services import invite_release_submission, invite_start_take
 from uploads import accept
 from uploads.models import Chunk, Upload
 from videos.models import Video
@@ -467,3 +469,27 @@ def sweep_expired_uploads() -> list[str]:
     """The sweep's step (AURIO_SWEEP_STEPS): expire uploads, say what went."""
     expired, size = uploads_expire()
     return [f"{expired} upload(s) that can't be finished deleted ({size / 1e6:.1f} MB)"] if expired else []
+
+
+def submission_complete(*, invite: Invite, actor: Actor) -> str:
+    """Complete an unfinished submission (the invite claimed for a video whose
+    row was never written): from its stored original, or from its finished
+    upload; with nothing stored, reopen the invite so the candidate can send
+    again. Returns what was done, in words."""
+    try:
+        video = accept.video_recover_submission(invite=invite)
+    except Refused as exc:
+        return f"its stored original can't be used ({exc.detail}); left as it is"
+    if video is not None:
+        return f"completed: video {video.pk} recorded from its stored original"
+    assert invite.submission_id is not None
+    upload = Upload.objects.filter(pk=invite.submission_id, video__isnull=True).first()
+    if upload is not None and upload.is_complete:
+        try:
+            video = upload_finish(upload=upload)
+        except Refused as exc:
+            return f"its upload could not be finished ({exc}); left as it is"
+        return f"completed: video {video.pk} recorded from its upload"
+    invite_release_submission(invite=invite, video_id=invite.submission_id)
+    audit.record(actor=actor, action=Action.EDITED, target=invite, detail={"submission": "reopened"})
+    return "nothing of it was stored: reopened, the candidate can send again"

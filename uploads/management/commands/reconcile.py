@@ -9,13 +9,10 @@ from django.utils import timezone
 
 from audit import services as audit
 from audit.services import Action, Actor
-from aurio.errors import Refused
 from aurio.storage import remove_stale_temp, walk
 from invites.models import Invite
-from invites.services import invite_release_submission
-from uploads.accept import video_recover_submission
-from uploads.models import Chunk, Upload
-from uploads.services import upload_finish
+from uploads.models import Chunk
+from uploads.services import submission_complete
 from videos.models import Video
 from videos.services import video_mark_failed
 
@@ -125,26 +122,7 @@ class Command(BaseCommand):
             if not self.fix:
                 self.stdout.write(label)
                 continue
-            outcome = self._complete(invite)
+            outcome = submission_complete(invite=invite, actor=self.actor)
             completed += outcome.startswith("completed")
             self.stdout.write(f"{label}: {outcome}")
         return completed
-
-    def _complete(self, invite: Invite) -> str:
-        try:
-            video = video_recover_submission(invite=invite)
-        except Refused as exc:
-            return f"its stored original can't be used ({exc.detail}); left as it is"
-        if video is not None:
-            return f"completed: video {video.pk} recorded from its stored original"
-        assert invite.submission_id is not None
-        upload = Upload.objects.filter(pk=invite.submission_id, video__isnull=True).first()
-        if upload is not None and upload.is_complete:
-            try:
-                video = upload_finish(upload=upload)
-            except Refused as exc:
-                return f"its upload could not be finished ({exc}); left as it is"
-            return f"completed: video {video.pk} recorded from its upload"
-        invite_release_submission(invite=invite, video_id=invite.submission_id)
-        audit.record(actor=self.actor, action=Action.EDITED, target=invite, detail={"submission": "reopened"})
-        return "nothing of it was stored: reopened, the candidate can send again"
