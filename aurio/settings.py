@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -461,6 +462,12 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "aurio <aurio@localhos
 # --- Logs and metrics ---------------------------------------------------------
 # One JSON object per line for a log collector, or text for a terminal. Every
 # line carries the request id (X-Request-ID) and has candidate tokens redacted.
+# Any of Python's level names, in any case (WARN and FATAL are its aliases).
+LOG_LEVEL = _env("LOG_LEVEL", "INFO").upper()
+if LOG_LEVEL not in logging.getLevelNamesMapping():
+    raise ImproperlyConfigured(
+        f"LOG_LEVEL must be one of {', '.join(sorted(logging.getLevelNamesMapping()))}, got {LOG_LEVEL!r}"
+    )
 LOG_FORMAT = envchoice("LOG_FORMAT", "text" if DEBUG else "json", ("json", "text"))
 LOGGING = {
     "version": 1,
@@ -482,7 +489,7 @@ LOGGING = {
     },
     "root": {
         "handlers": ["console"],
-        "level": envchoice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")),
+        "level": LOG_LEVEL,
     },
 }
 # Who may read /metrics: a direct request from these addresses or networks, or

@@ -69,6 +69,9 @@ def finish_upload(request: HttpRequest, token: str, upload_id: str) -> Status:
     response={201: UploadOut, 400: Error, **REFUSALS},
     openapi_extra=UPLOAD_BODY,
     url_name="upload_video",
+    # The seed's name and tag for this operation, kept so generated clients keep working.
+    operation_id="videos_api_upload_video",
+    tags=["videos"],
 )
 @limited_api
 def upload_video(request: HttpRequest, token: str) -> Status:
@@ -78,9 +81,11 @@ def upload_video(request: HttpRequest, token: str) -> Status:
         raise HttpError(404, "This link is not valid.")
     invite.check_accepts_answer()
     # Refuse an oversize body before reading a byte of it.
-    declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    if declared > settings.AURIO_MAX_UPLOAD_BYTES + 64 * 1024:
-        accept.check_upload_size(declared)
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if not (declared.isascii() and declared.isdigit()):
+        raise Refused(400, "Content-Length must be a whole number of bytes.")
+    if int(declared) > settings.AURIO_MAX_UPLOAD_BYTES + 64 * 1024:
+        accept.check_upload_size(int(declared))
     try:
         upload = request.FILES.get("file")
     except OSError as exc:  # no room to spool the body (Django's upload handler)

@@ -376,7 +376,10 @@ def upload_finish(*, upload: Upload) -> Video:
     """
     if (video := _finished(upload)) is not None:
         return _linked(upload, video)
+    upload.invite.check_accepts_answer()
     if not upload.is_complete:
+        if upload.is_expired:  # a complete one is still finished: its bytes are all here
+            raise Refused(410, "This upload has expired; start the upload again.")
         raise Refused(409, f"The upload has {upload.offset} of {upload.length} bytes; finish it first.")
     with temporary_directory("finish") as tmp:
         path = Path(tmp) / "upload"

@@ -6,7 +6,7 @@ from audit import services as audit
 from audit.services import SYSTEM, Action, Actor
 from invites.models import Invite
 from videos import processing, tasks
-from videos.models import Tag, Video
+from videos.models import Status, Tag, Video
 
 
 def video_set_tag(*, video: Video, tag: str, actor: Actor = SYSTEM, suggested: bool = False) -> Video:
@@ -64,8 +64,11 @@ def video_reprocess(*, video: Video, actor: Actor, here: bool = False) -> str:
 
 def video_mark_failed(*, video: Video, reason: str, actor: Actor) -> bool:
     """Mark the video failed (as processing does) for a fault found outside
-    processing, such as its original missing from storage; recorded in the trail."""
-    if not processing.mark_failed(Video.objects.filter(pk=video.pk), reason):
+    processing, such as its original missing from storage; recorded in the
+    trail. False if it was already failed for that very reason (a second
+    `reconcile --fix` changes nothing)."""
+    already = Video.objects.filter(pk=video.pk, status=Status.FAILED, failure_reason=reason[:300])
+    if already.exists() or not processing.mark_failed(Video.objects.filter(pk=video.pk), reason):
         return False
     audit.record(actor=actor, action=Action.MARKED_FAILED, target=video, detail={"reason": reason})
     return True

@@ -87,7 +87,7 @@ def test_bad_number_in_the_environment_names_the_variable(tmp_path: Path) -> Non
         ({"LOG_FORMAT": "xml"}, "LOG_FORMAT must be 'json' or 'text', got 'xml'"),
         (
             {"LOG_LEVEL": "loud"},
-            "LOG_LEVEL must be 'DEBUG', 'INFO', 'WARNING', 'ERROR' or 'CRITICAL', got 'loud'",
+            "LOG_LEVEL must be one of CRITICAL, DEBUG, ERROR, FATAL, INFO, NOTSET, WARN, WARNING, got 'LOUD'",
         ),
     ],
 )
@@ -113,6 +113,12 @@ def test_yes_no_variables_take_the_usual_spellings(
     monkeypatch.setenv("AURIO_TEST_FLAG", value)
     assert envbool("AURIO_TEST_FLAG", "false") is expected
     assert envbool("AURIO_TEST_FLAG", "true") is expected
+
+
+@pytest.mark.parametrize("level", ["warn", "WARNING", "debug", "Fatal", "NOTSET"])
+def test_log_level_takes_any_of_pythons_level_names(tmp_path: Path, level: str) -> None:
+    result = manage("check", env={**PRODUCTION, "LOG_LEVEL": level}, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr[-1000:]
 
 
 def test_an_empty_or_unset_variable_means_the_default(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -90,6 +90,39 @@ def test_incomplete_upload_cannot_be_finished(client: Client, invite: Invite, re
     assert not Video.objects.exists()
 
 
+def test_finishing_an_incomplete_upload_past_its_expiry_is_410(
+    client: Client, invite: Invite, recorder_webm: Path
+) -> None:
+    content = recorder_webm.read_bytes()
+    url = create(client, invite, len(content))["Location"]
+    patch(client, url, content[:1000], 0)
+    Upload.objects.update(expires_at=timezone.now() - timedelta(minutes=1))
+    response = finish(client, invite, url)
+    assert response.status_code == 410
+    assert "expired" in response.json()["detail"]
+
+
+def test_a_complete_upload_past_its_expiry_is_still_finished(
+    client: Client, invite: Invite, recorder_webm: Path
+) -> None:
+    """Every byte is here (the sweep has not removed it yet): the take is kept."""
+    url = send(client, invite, recorder_webm.read_bytes())
+    Upload.objects.update(expires_at=timezone.now() - timedelta(minutes=1))
+    assert finish(client, invite, url).status_code == 201
+
+
+def test_finishing_after_the_link_was_withdrawn_mid_upload_is_410(
+    client: Client, invite: Invite, recorder_webm: Path
+) -> None:
+    content = recorder_webm.read_bytes()
+    url = create(client, invite, len(content))["Location"]
+    patch(client, url, content[:1000], 0)
+    Invite.objects.filter(pk=invite.pk).update(revoked_at=timezone.now())
+    response = finish(client, invite, url)
+    assert response.status_code == 410
+    assert response.json() == {"detail": "This link has been withdrawn."}
+
+
 def test_finished_file_that_is_not_a_video_is_415_and_discarded(client: Client, invite: Invite) -> None:
     url = send(client, invite, b"<html>" + b"x" * 5000)
     response = finish(client, invite, url)

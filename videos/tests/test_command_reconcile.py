@@ -90,3 +90,21 @@ def test_fix_marks_videos_without_their_original_failed(video: Video) -> None:
     assert video.failure_reason == "original file missing from storage"
     assert f"video {video.pk}: original file missing: marked failed" in out
     assert "marked 1 video(s) without their original as failed;" in out
+
+
+def test_fix_fails_a_video_by_processings_rule_and_only_once(video: Video) -> None:
+    """The same fields as a failed processing run (no lease left behind, when it
+    failed), and a second --fix neither moves that date nor records it again."""
+    from audit.models import AuditEvent
+
+    Video.objects.filter(pk=video.pk).update(heartbeat_at=video.created_at)
+    default_storage.delete(video.file.name)
+    run("--fix")
+    video.refresh_from_db()
+    assert video.heartbeat_at is None
+    assert video.processed_at is not None
+    first = video.processed_at
+    run("--fix")
+    video.refresh_from_db()
+    assert video.processed_at == first
+    assert AuditEvent.objects.filter(action="marked_failed", object_id=video.pk).count() == 1
