@@ -20,56 +20,9 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from aurio.env import envbool, envchoice, envint, envlist, envsecret, envstr
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-# Spellings of a yes/no variable, compared case-insensitively.
-_TRUE = ("true", "1", "yes", "on")
-_FALSE = ("false", "0", "no", "off")
-
-
-def _env(name: str, default: str) -> str:
-    """NAME's value; unset or empty (`NAME=` in an env file) means the default."""
-    return os.environ.get(name, "").strip() or default
-
-
-def envbool(name: str, default: str) -> bool:
-    value = _env(name, default)
-    if value.lower() in _TRUE:
-        return True
-    if value.lower() in _FALSE:
-        return False
-    raise ImproperlyConfigured(
-        f"{name} must be true or false ({'/'.join(_TRUE)} or {'/'.join(_FALSE)}), got {value!r}"
-    )
-
-
-def envint(name: str, default: str) -> int:
-    value = _env(name, default)
-    try:
-        return int(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a whole number, got {value!r}") from None
-
-
-def envchoice(name: str, default: str, choices: tuple[str, ...]) -> str:
-    value = _env(name, default)
-    if value not in choices:
-        named = ", ".join(repr(choice) for choice in choices[:-1])
-        raise ImproperlyConfigured(f"{name} must be {named} or {choices[-1]!r}, got {value!r}")
-    return value
-
-
-def envlist(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
-
-
-def envsecret(name: str, default: str = "") -> str:
-    """Read NAME, or the contents of the file named by NAME_FILE (Docker secrets)."""
-    path = os.environ.get(f"{name}_FILE")
-    if path:
-        return Path(path).read_text().strip()
-    return os.environ.get(name, default)
 
 
 DEBUG = envbool("DEBUG", "false")
@@ -463,7 +416,7 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "aurio <aurio@localhos
 # One JSON object per line for a log collector, or text for a terminal. Every
 # line carries the request id (X-Request-ID) and has candidate tokens redacted.
 # Any of Python's level names, in any case (WARN and FATAL are its aliases).
-LOG_LEVEL = _env("LOG_LEVEL", "INFO").upper()
+LOG_LEVEL = envstr("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in logging.getLevelNamesMapping():
     raise ImproperlyConfigured(
         f"LOG_LEVEL must be one of {', '.join(sorted(logging.getLevelNamesMapping()))}, got {LOG_LEVEL!r}"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from aurio.env import envbool, envint
 from aurio.logs import RedactTokens, redact
-from aurio.settings import envbool, envint
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION = {
@@ -197,3 +197,32 @@ def test_content_security_policy_allows_the_buckets_origin_for_media(tmp_path: P
         assert result.stdout.strip().splitlines()[-1] == origin, result.stderr
     local = manage("shell", "-c", code, env=PRODUCTION, tmp_path=tmp_path)
     assert local.stdout.strip().splitlines()[-1] == "blob:"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"ACCESS_LOG": "ture"}, "ACCESS_LOG must be true or false"),
+        ({"WEB_THREADS": "eight"}, "WEB_THREADS must be a whole number, got 'eight'"),
+        ({"WEB_IDLE_TIMEOUT": "30s"}, "WEB_IDLE_TIMEOUT must be a number, got '30s'"),
+    ],
+)
+def test_gunicorns_settings_refuse_what_they_do_not_understand(env: dict[str, str], message: str) -> None:
+    """gunicorn.conf.py reads the environment with the same helpers: ACCESS_LOG=yes
+    used to turn access logs off without a word."""
+    check = [str(Path(sys.executable).with_name("gunicorn")), "--check-config", "-c", "gunicorn.conf.py"]
+    base = {**os.environ, "SECRET_KEY": "gunicorn-check"}
+    refused = subprocess.run(
+        [*check, "aurio.wsgi"], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=60
+    )
+    assert refused.returncode != 0
+    assert message in refused.stderr
+    accepted = subprocess.run(
+        [*check, "aurio.wsgi"],
+        cwd=ROOT,
+        env={**base, "ACCESS_LOG": "yes"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert accepted.returncode == 0, accepted.stderr[-1000:]
