@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -11,13 +10,12 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.core.files.uploadedfile import SimpleUploadedFile
-from django.http import HttpResponse
 from django.test import Client
 from django.utils import timezone
 
 from invites.models import Invite
 from invites.services import invite_create
+from uploads.tests.test_upload_multipart import sha256, upload
 from videos.models import Status, Tag, Video, video_path
 
 # --- helpers and fixtures -----------------------------------------------------
@@ -26,21 +24,6 @@ from videos.models import Status, Tag, Video, video_path
 @pytest.fixture(autouse=True)
 def _own_media(media_root: Path) -> None:
     """Every test here gets an empty storage location (conftest's media_root)."""
-
-
-def upload(
-    client: Client,
-    invite: Invite,
-    content: bytes,
-    name: str = "answer.webm",
-    content_type: str = "video/webm",
-) -> HttpResponse:
-    file = SimpleUploadedFile(name, content, content_type=content_type)
-    return client.post(f"/api/v1/upload/{invite.token}", {"file": file})
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def store_video(

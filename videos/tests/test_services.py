@@ -4,26 +4,14 @@ from pathlib import Path
 
 import pytest
 from django.core.files.storage import default_storage
-from django.core.files.uploadedfile import TemporaryUploadedFile
 
 from invites.models import Invite
 from uploads.accept import video_accept_upload
+from uploads.tests.test_accept import as_upload
 from videos import services
 from videos.models import Video
 
 pytestmark = pytest.mark.django_db
-
-
-def stored_files() -> list[str]:
-    root = Path(default_storage.location) / "videos"
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.exists() else []
-
-
-def as_upload(path: Path, name: str = "answer.webm") -> TemporaryUploadedFile:
-    upload = TemporaryUploadedFile(name, "video/webm", path.stat().st_size, None)
-    upload.write(path.read_bytes())
-    upload.seek(0)
-    return upload
 
 
 def test_set_tag_refuses_unknown_values(invite: Invite, recorder_webm: Path) -> None:
