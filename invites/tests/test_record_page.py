@@ -36,6 +36,14 @@ def test_candidate_page_has_no_inline_script(client: Client, invite: Invite) -> 
     assert "script-src 'self'" in response["Content-Security-Policy"]
 
 
+def test_candidate_page_loads_its_parts_before_the_page_flow(client: Client, invite: Invite) -> None:
+    body = client.get(reverse("invites:record", args=[invite.token])).content.decode()
+    # Deferred scripts run in document order: record.js finds the others already there.
+    parts = ["tus.min.js", "record-store.js", "record-upload.js", "record-devices.js", "js/record.js"]
+    positions = [body.index(f'{part}" defer') for part in parts]
+    assert positions == sorted(positions)
+
+
 def test_unknown_link_gets_a_friendly_404(client: Client, db: None) -> None:
     response = client.get(reverse("invites:record", args=["not-a-real-token-at-all"]))
     assert response.status_code == 404

@@ -1,13 +1,14 @@
 /* The candidate's recording page (templates/invites/record.html).
  *
- * Check the camera and microphone (preview, sound level, choice of device),
- * record a take after a 3-2-1 countdown, let the candidate watch it and
- * re-record (the server counts takes), then send it. Every recorded second
- * goes to IndexedDB as it is recorded (record-store.js), and the upload is
- * resumable (record-upload.js, tus), so neither a dropped connection nor a
- * reload loses the take. A phone's camera app or a video file goes through the
- * same upload. Server values arrive as data-* attributes on #recorder; the
- * page's text already explains itself for browsers that never get this far.
+ * Check the camera and microphone (record-devices.js: preview, sound level,
+ * choice of device), record a take after a 3-2-1 countdown, let the candidate
+ * watch it and re-record (the server counts takes), then send it. Every
+ * recorded second goes to IndexedDB as it is recorded (record-store.js), and
+ * the upload is resumable (record-upload.js, tus), so neither a dropped
+ * connection nor a reload loses the take. A phone's camera app or a video
+ * file goes through the same upload. Server values arrive as data-* attributes
+ * on #recorder; the page's text already explains itself for browsers that
+ * never get this far.
  *
  * A take that was being sent when the page closed (a reload, a crash) carries
  * on by itself when the page opens again, from what the server already has;
@@ -38,12 +39,8 @@
   // `?chunk=` stays within what the server accepts in one PATCH (AURIO_MIN/MAX_CHUNK_BYTES).
   var MIN_CHUNK_SIZE = 64 * 1024;
   var MAX_CHUNK_SIZE = 8 * 1024 * 1024;
-  // Below this RMS level the microphone is taken to be silent.
-  var HEARD_LEVEL = 0.02;
-  var SILENCE_HINT_MS = 6000;
 
   var BROWSERS = "a recent Chrome, Edge, Firefox or Safari";
-  var RETRY = "then press \u201cTry the camera again\u201d.";
   var FILE_INSTEAD = " You can also send a video file instead (below).";
   var MESSAGES = {
     insecure:
@@ -52,15 +49,6 @@
     noMediaDevices: "This browser can\u2019t use a camera on this page. Please open the link in " + BROWSERS + ".",
     noRecorder: "This browser can\u2019t record video. Please open the link in " + BROWSERS + ".",
     noUpload: "This browser can\u2019t send a recording. Please open the link in " + BROWSERS + ".",
-    denied:
-      "You didn\u2019t allow the camera and microphone, so we can\u2019t record your answer. " +
-      "Allow them for this site (usually with the camera icon in the address bar or in the " +
-      "site settings), " + RETRY,
-    missing: "We couldn\u2019t find a camera and a microphone. Plug them in or switch them on, " + RETRY,
-    busy:
-      "Your camera or microphone is being used by another app or browser tab, or the system " +
-      "is blocking it. Close other apps that use it (a video call, for example), " + RETRY,
-    lost: "Your camera or microphone stopped working. Check that it is still connected, " + RETRY,
     lostWithTake:
       "Your camera or microphone stopped working. What you recorded is kept: you can watch and " +
       "submit it, or reconnect the camera and press \u201cRe-record\u201d.",
@@ -69,10 +57,6 @@
     takeOffline:
       "We couldn\u2019t reach aurio to start a new take. Check your internet connection and try again.",
     lastTakeKept: " You can still submit the take you have.",
-    micSay: "Say something: the bar should move.",
-    micHeard: "We can hear you.",
-    micSilent:
-      "We can\u2019t hear anything yet. Check that the right microphone is chosen and that it isn\u2019t muted.",
     offline:
       "You are offline. Sending carries on by itself, from where it stopped, as soon as you are back online.",
     reconnecting: "The connection is having trouble. We keep trying, and carry on from where it stopped.",
@@ -102,8 +86,7 @@
   var canRecord = false;
   var store = null; // aurio.takeStore, or null where IndexedDB is unusable
   var phase = "";
-  var stream = null;
-  var chosen = { video: "", audio: "" };
+  var devices = null; // aurio.deviceCheck: the camera and microphone
   var recorder = null;
   var chunks = [];
   var recordedBytes = 0;
@@ -122,7 +105,6 @@
   var takesUsed = 0;
   var maxTakes = 0;
   var takesRefused = false; // the server said no more takes
-  var meter = { context: null, source: null, analyser: null, samples: null, frame: 0, shown: 0 };
 
   function $(id) {
     return document.getElementById(id);
@@ -190,23 +172,6 @@
     return "";
   }
 
-  function cameraHelp(error) {
-    switch (error && error.name) {
-      case "NotAllowedError":
-      case "SecurityError":
-        return MESSAGES.denied;
-      case "NotFoundError":
-      case "OverconstrainedError":
-        return MESSAGES.missing;
-      case "NotReadableError":
-      case "AbortError":
-        return MESSAGES.busy;
-      default:
-        return "We couldn\u2019t start your camera (" + ((error && error.name) || "unknown error") + "). " +
-          "Reload the page and try again.";
-    }
-  }
-
   // --- what the page shows in each phase ------------------------------------------
   //
   // check: live preview and device check; countdown; recording; review: watch the take;
@@ -223,7 +188,7 @@
     show(el.preview, live);
     show(el.playback, watching);
     show(el.devices, live);
-    el.camera.disabled = el.microphone.disabled = next !== "check";
+    devices.allowChoice(next === "check");
     show(el.timer, next === "countdown" || next === "recording" || (watching && cameraTake));
     show(el.timeLeft, live);
     show(el.earlier, next === "earlier");
@@ -244,7 +209,7 @@
     show(el.rerecord, review && canRecord && !takesRefused);
     show(el.discard, phase === "earlier");
     el.rerecord.textContent = takeInfo && takeInfo.source === "file" ? "Record with the camera instead" : "Re-record";
-    el.start.disabled = busy || !cameraIsLive() || takesRefused;
+    el.start.disabled = busy || !devices.isLive() || takesRefused;
     el.rerecord.disabled = busy;
     el.submit.disabled = busy || phase === "sending";
     el.discard.disabled = busy;
@@ -271,36 +236,18 @@
     el.remaining.textContent = formatTime(config.maxSeconds);
   }
 
-  // --- camera and microphone -----------------------------------------------------------
-
-  function constraints() {
-    var video = { facingMode: "user", width: { ideal: 1280 }, height: { ideal: 720 } };
-    if (chosen.video) video = { deviceId: { exact: chosen.video }, width: { ideal: 1280 }, height: { ideal: 720 } };
-    return { audio: chosen.audio ? { deviceId: { exact: chosen.audio } } : true, video: video };
-  }
+  // --- camera and microphone (record-devices.js) --------------------------------------
 
   // Resolves true when the camera is on.
   function preview() {
-    stopCamera();
+    devices.stop();
     if (!take) hideError();
     setStatus("Waiting for your camera and microphone\u2026");
     if (phase !== "review") setPhase("check");
     updateButtons();
-    return navigator.mediaDevices.getUserMedia(constraints()).then(
-      function (mediaStream) {
-        if (submitted) {
-          mediaStream.getTracks().forEach(function (track) {
-            track.stop();
-          });
-          return false;
-        }
-        stream = mediaStream;
-        stream.getTracks().forEach(function (track) {
-          track.addEventListener("ended", onTrackEnded);
-        });
-        el.preview.srcObject = stream;
-        startMeter();
-        listDevices();
+    return devices.start(cameraStillWanted).then(
+      function (started) {
+        if (!started) return false;
         if (phase !== "review") {
           setPhase("check");
           setStatus("Your camera is on. Press \u201cStart recording\u201d when you are ready." + takesNote());
@@ -309,48 +256,31 @@
         return true;
       },
       function (error) {
-        stopCamera();
-        // A chosen device that went away: the next try takes whatever the browser offers.
-        if (error && (error.name === "NotFoundError" || error.name === "OverconstrainedError")) {
-          chosen = { video: "", audio: "" };
-        }
+        var help = window.aurio.deviceCheck.helpFor(error);
         if (take) {
           // Keep the take on screen: it can still be submitted.
           setPhase("review");
-          showError(cameraHelp(error));
+          showError(help);
         } else {
           setPhase("denied");
           setStatus("");
-          showError(cameraHelp(error) + FILE_INSTEAD);
+          showError(help + FILE_INSTEAD);
         }
         return false;
       }
     );
   }
 
-  function cameraIsLive() {
-    return !!stream && stream.getTracks().every(function (track) {
-      return track.readyState === "live";
-    });
-  }
-
-  function stopCamera() {
-    stopMeter();
-    if (stream) {
-      stream.getTracks().forEach(function (track) {
-        track.removeEventListener("ended", onTrackEnded);
-        track.stop();
-      });
-    }
-    stream = null;
-    el.preview.srcObject = null;
+  // Once the answer is submitted, a camera that arrives late is let go at once.
+  function cameraStillWanted() {
+    return !submitted;
   }
 
   function onTrackEnded() {
     if (submitted) return;
     var wasRecording = phase === "recording";
     stop();
-    stopCamera();
+    devices.stop();
     if (phase === "countdown") takeInfo = null;
     if (wasRecording || take) {
       showError(MESSAGES.lostWithTake);
@@ -358,125 +288,7 @@
       return;
     }
     setPhase("denied");
-    showError(MESSAGES.lost);
-  }
-
-  function currentDeviceId(kind) {
-    var tracks = stream ? (kind === "video" ? stream.getVideoTracks() : stream.getAudioTracks()) : [];
-    var settings = tracks.length && tracks[0].getSettings ? tracks[0].getSettings() : {};
-    return settings.deviceId || "";
-  }
-
-  // Offer a choice only when there is one; labels are readable once access is granted.
-  function listDevices() {
-    if (!navigator.mediaDevices.enumerateDevices) return;
-    navigator.mediaDevices.enumerateDevices().then(function (devices) {
-      fillChoice(el.camera, el.cameraChoice, devices, "videoinput", currentDeviceId("video"), "Camera");
-      fillChoice(el.microphone, el.microphoneChoice, devices, "audioinput", currentDeviceId("audio"), "Microphone");
-    });
-  }
-
-  function fillChoice(select, wrapper, devices, kind, current, name) {
-    var found = devices.filter(function (device) {
-      return device.kind === kind && device.deviceId;
-    });
-    select.textContent = "";
-    found.forEach(function (device, i) {
-      var option = document.createElement("option");
-      option.value = device.deviceId;
-      option.textContent = device.label || name + " " + (i + 1);
-      option.selected = device.deviceId === current;
-      select.appendChild(option);
-    });
-    show(wrapper, found.length > 1);
-  }
-
-  function chooseDevice() {
-    if (phase !== "check") return;
-    chosen = { video: el.camera.value, audio: el.microphone.value };
-    preview();
-  }
-
-  // --- the sound level --------------------------------------------------------------
-
-  function startMeter() {
-    stopMeter();
-    var Context = window.AudioContext || window.webkitAudioContext;
-    if (!Context || !stream || !stream.getAudioTracks().length) {
-      show(el.micCheck, false);
-      return;
-    }
-    try {
-      meter.context = meter.context || new Context();
-      meter.source = meter.context.createMediaStreamSource(stream);
-      meter.analyser = meter.context.createAnalyser();
-      meter.analyser.fftSize = 1024;
-      meter.source.connect(meter.analyser);
-    } catch (error) {
-      show(el.micCheck, false);
-      return;
-    }
-    show(el.micCheck, true);
-    // Some browsers start audio only after a click: the first one anywhere will do.
-    if (meter.context.state === "suspended") {
-      meter.context.resume().catch(function () {});
-      document.addEventListener("click", resumeAudio, { once: true });
-    }
-    meter.samples = new Uint8Array(meter.analyser.fftSize);
-    meter.shown = 0;
-    meter.heard = false;
-    meter.since = performance.now();
-    el.micNote.textContent = MESSAGES.micSay;
-    el.micCheck.classList.remove("heard", "silent");
-    meter.frame = window.requestAnimationFrame(drawLevel);
-  }
-
-  function resumeAudio() {
-    if (meter.context) meter.context.resume().catch(function () {});
-  }
-
-  function drawLevel() {
-    var samples = meter.samples;
-    meter.analyser.getByteTimeDomainData(samples);
-    var sum = 0;
-    for (var i = 0; i < samples.length; i++) {
-      var value = (samples[i] - 128) / 128;
-      sum += value * value;
-    }
-    var rms = Math.sqrt(sum / samples.length);
-    // Speech is quiet in RMS terms: a square-root curve lets a normal voice fill half the bar.
-    var level = Math.min(1, Math.sqrt(rms) * 1.6);
-    meter.shown = Math.max(level, meter.shown * 0.92);
-    var percent = Math.round(meter.shown * 100);
-    if (percent !== meter.percent) {
-      meter.percent = percent;
-      el.micLevel.style.clipPath = "inset(0 " + (100 - percent) + "% 0 0)";
-      el.micMeter.setAttribute("aria-valuenow", String(percent));
-    }
-    if (rms >= HEARD_LEVEL && !meter.heard) {
-      meter.heard = true;
-      el.micNote.textContent = MESSAGES.micHeard;
-      el.micCheck.classList.remove("silent");
-      el.micCheck.classList.add("heard");
-    } else if (!meter.heard && performance.now() - meter.since > SILENCE_HINT_MS &&
-      !el.micCheck.classList.contains("silent")) {
-      el.micNote.textContent = MESSAGES.micSilent;
-      el.micCheck.classList.add("silent");
-    }
-    meter.frame = window.requestAnimationFrame(drawLevel);
-  }
-
-  function stopMeter() {
-    if (meter.frame) window.cancelAnimationFrame(meter.frame);
-    meter.frame = 0;
-    if (meter.source) meter.source.disconnect();
-    meter.source = null;
-    meter.analyser = null;
-    meter.percent = 0;
-    if (el.micLevel) {
-      el.micLevel.style.clipPath = "";
-      el.micMeter.setAttribute("aria-valuenow", "0");
-    }
+    showError(window.aurio.deviceCheck.LOST);
   }
 
   // --- takes: the server counts them ------------------------------------------------
@@ -528,7 +340,7 @@
   // Start and Re-record: ask the server for a take, count down, record.
   function startTake() {
     if (busy || phase === "sending" || submitted) return;
-    if (!cameraIsLive()) {
+    if (!devices.isLive()) {
       preview().then(function (live) {
         if (live) startTake();
       });
@@ -593,7 +405,7 @@
     chunkSeq = 0;
     try {
       var options = Object.assign({}, BITRATES, mimeType ? { mimeType: mimeType } : {});
-      recorder = new MediaRecorder(stream, options);
+      recorder = new MediaRecorder(devices.stream(), options);
     } catch (error) {
       setPhase("check");
       showError(MESSAGES.recorder);
@@ -718,12 +530,12 @@
     recorder = null;
     take = new Blob(chunks, { type: type });
     chunks = [];
-    stopMeter();
+    devices.stopLevel();
     if (!take.size) {
       take = null;
       dropTake();
       showError(MESSAGES.empty);
-      setPhase(cameraIsLive() ? "check" : "denied");
+      setPhase(devices.isLive() ? "check" : "denied");
       return;
     }
     var size = take.size;
@@ -922,7 +734,7 @@
   function useFile(file, id, resumed) {
     if (!takeInfo || takeInfo.id !== id) dropTake();
     // The camera is not needed to watch or send a file.
-    stopCamera();
+    devices.stop();
     take = file;
     takeInfo = { id: id, number: resumed ? 0 : takesUsed, source: "file", filename: file.name, stored: false };
     showTake(file);
@@ -995,7 +807,7 @@
     var info = takeInfo;
     resuming = resumed === "started";
     hideError();
-    stopCamera();
+    devices.stop();
     setPhase("sending");
     show(el.upload, true);
     el.upload.classList.remove("waiting");
@@ -1052,7 +864,7 @@
   function finished(info) {
     submitted = true;
     sender = null;
-    stopCamera();
+    devices.stop();
     setStatus("Done. Taking you to the confirmation page\u2026");
     var cleared = store && info.key ? saving.then(function () {
       return store.deleteTake(info.key);
@@ -1097,7 +909,7 @@
   // The link itself can no longer be used: nothing on this page can help.
   function gone(message) {
     stop();
-    stopCamera();
+    devices.stop();
     setPhase("gone");
     showError(message);
   }
@@ -1141,19 +953,13 @@
   function init() {
     var root = $("recorder");
     if (!root) return;
-    ["nojs", "error", "recorder", "earlier", "stage", "preview", "playback", "countdown", "devices", "camera",
-      "microphone", "timer", "elapsed", "remaining", "retry", "start", "stop", "rerecord", "submit", "discard",
-      "upload", "progress", "percent", "status", "alternative", "file"].forEach(function (id) {
+    ["nojs", "error", "recorder", "earlier", "stage", "preview", "playback", "countdown", "devices", "timer",
+      "elapsed", "remaining", "retry", "start", "stop", "rerecord", "submit", "discard", "upload", "progress",
+      "percent", "status", "alternative", "file"].forEach(function (id) {
       el[id] = $(id);
     });
     el.badge = $("rec-badge");
     el.earlierInfo = $("earlier-info");
-    el.micCheck = root.querySelector(".mic-check");
-    el.micLevel = $("mic-level");
-    el.micMeter = $("mic-meter");
-    el.micNote = $("mic-note");
-    el.cameraChoice = $("camera-choice");
-    el.microphoneChoice = $("microphone-choice");
     el.takeLabel = $("take-label");
     el.countdownNumber = $("countdown-number");
     el.timeLeft = $("time-left");
@@ -1167,6 +973,12 @@
       showError(MESSAGES.noUpload);
       return;
     }
+    devices = window.aurio.deviceCheck.attach({
+      preview: el.preview,
+      panel: el.devices,
+      onEnded: onTrackEnded,
+      onChoose: preview,
+    });
     canRecord = !unsupportedReason();
     if (canRecord) mimeType = chooseMimeType();
     resetTimer();
@@ -1177,18 +989,10 @@
     el.rerecord.addEventListener("click", startTake);
     el.submit.addEventListener("click", submit);
     el.discard.addEventListener("click", discardEarlierTake);
-    el.camera.addEventListener("change", chooseDevice);
-    el.microphone.addEventListener("change", chooseDevice);
     el.file.addEventListener("change", onFileChosen);
     el.playback.addEventListener("loadedmetadata", fixDuration);
     el.playback.addEventListener("error", onPlaybackError);
-    if (canRecord && navigator.mediaDevices.addEventListener) {
-      navigator.mediaDevices.addEventListener("devicechange", function () {
-        if (stream) listDevices();
-      });
-    }
     window.addEventListener("beforeunload", warnBeforeLeaving);
-    window.addEventListener("pagehide", stopCamera);
     // Back from the browser's page cache: the camera was let go on the way out.
     window.addEventListener("pageshow", function (event) {
       if (event.persisted && canRecord && phase === "check") preview();
