@@ -117,7 +117,8 @@
   // --- how much to send in one PATCH ----------------------------------------------
 
   /* The size of the next PATCH, from how long the last one took. `fixed` (the page's
-   * `?chunk=`, for tests) keeps one size, except where the server refuses it. */
+   * `?chunk=`, for tests) keeps one size, fitted within the bounds, except where the
+   * server refuses it. */
   function ChunkSizer(fixed) {
     this.fixed = !!fixed;
     // Raised or lowered for good when the server refuses a PATCH as too small or too large

@@ -36,9 +36,6 @@
   var COUNTDOWN_SECONDS = 3;
   // About 19 MB a minute: sharp enough for a face, quick to upload.
   var BITRATES = { videoBitsPerSecond: 2500000, audioBitsPerSecond: 128000 };
-  // `?chunk=` stays within what the server accepts in one PATCH (AURIO_MIN/MAX_CHUNK_BYTES).
-  var MIN_CHUNK_SIZE = 64 * 1024;
-  var MAX_CHUNK_SIZE = 8 * 1024 * 1024;
 
   var BROWSERS = "a recent Chrome, Edge, Firefox or Safari";
   var FILE_INSTEAD = " You can also send a video file instead (below).";
@@ -151,10 +148,9 @@
     return Date.now().toString(36) + "-" + random[0].toString(36) + random[1].toString(36);
   }
 
+  // record-upload.js keeps it within the PATCH sizes the server accepts.
   function chunkSizeFromUrl() {
-    var asked = parseInt(new URLSearchParams(window.location.search).get("chunk"), 10);
-    if (!asked) return null;
-    return Math.min(MAX_CHUNK_SIZE, Math.max(MIN_CHUNK_SIZE, asked));
+    return parseInt(new URLSearchParams(window.location.search).get("chunk"), 10) || null;
   }
 
   function unsupportedReason() {
