@@ -142,6 +142,11 @@
     show(el.error, false);
   }
 
+  // Where record-upload.js keeps a take's unfinished upload (localStorage).
+  function fingerprintOf(takeId) {
+    return window.aurio.takeUpload.fingerprintFor(config.token, takeId);
+  }
+
   function newTakeId() {
     var random = new Uint32Array(2);
     window.crypto.getRandomValues(random);
@@ -447,6 +452,15 @@
       });
   }
 
+  // Note `changes` on the kept take, after the writes already under way for it.
+  function updateKept(info, changes) {
+    if (!store || !info) return;
+    saving = saving.then(function () {
+      if (!info.stored) return undefined;
+      return store.updateTake(info.key, changes).catch(function () {});
+    });
+  }
+
   // A gap would make the kept copy unusable: keep none rather than a broken one.
   function storeFailed(info, error) {
     if (info.storeBroken) return;
@@ -534,13 +548,7 @@
       setPhase(devices.isLive() ? "check" : "denied");
       return;
     }
-    var size = take.size;
-    if (store && info) {
-      saving = saving.then(function () {
-        if (!info.stored) return undefined;
-        return store.updateTake(info.key, { state: "recorded", size: size, seconds: seconds }).catch(function () {});
-      });
-    }
+    updateKept(info, { state: "recorded", size: take.size, seconds: seconds });
     showTake(take);
     setPhase("review");
     el.playback.focus();
@@ -585,7 +593,7 @@
     if (sender) sender.abort();
     sender = null;
     if (info) {
-      window.aurio.takeUpload.forget(window.aurio.takeUpload.fingerprintFor(config.token, info.id));
+      window.aurio.takeUpload.forget(fingerprintOf(info.id));
       if (store && info.key) {
         var key = info.key;
         saving = saving.then(function () {
@@ -626,7 +634,7 @@
   }
 
   function forgetKept(info) {
-    window.aurio.takeUpload.forget(window.aurio.takeUpload.fingerprintFor(config.token, info.id));
+    window.aurio.takeUpload.forget(fingerprintOf(info.id));
     return store.deleteTake(info.key).catch(function () {});
   }
 
@@ -637,7 +645,7 @@
   function howFarSent(info) {
     if (info.sending === false) return Promise.resolve("");
     if (info.uploadUrl) return Promise.resolve("sent");
-    var fingerprint = window.aurio.takeUpload.fingerprintFor(config.token, info.id);
+    var fingerprint = fingerprintOf(info.id);
     return window.aurio.takeUpload.hasPrevious(fingerprint).then(function (started) {
       if (started) return "started";
       return info.sending ? "asked" : "";
@@ -707,7 +715,7 @@
     }
     // The same file as before (after a reload, say) continues its own take and upload.
     var id = "file-" + file.size + "-" + file.lastModified + "-" + file.name;
-    var fingerprint = window.aurio.takeUpload.fingerprintFor(config.token, id);
+    var fingerprint = fingerprintOf(id);
     setBusy(true);
     window.aurio.takeUpload
       .hasPrevious(fingerprint)
@@ -786,11 +794,7 @@
 
   // Kept with the take, so that after a reload the page knows whether it was asked to send it.
   function markSending(info, value) {
-    if (!store) return;
-    saving = saving.then(function () {
-      if (!info.stored) return undefined;
-      return store.updateTake(info.key, { sending: value }).catch(function () {});
-    });
+    updateKept(info, { sending: value });
   }
 
   /* Send the current take. `resumed` says how far it had got before the page closed
@@ -813,7 +817,7 @@
     sender = window.aurio.takeUpload.send({
       blob: take,
       filename: filenameFor(take, info),
-      fingerprint: window.aurio.takeUpload.fingerprintFor(config.token, info.id),
+      fingerprint: fingerprintOf(info.id),
       endpoint: config.tusUrl,
       finishUrlPrefix: config.finishUrlPrefix,
       inviteUrl: config.inviteUrl,
