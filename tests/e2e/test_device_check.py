@@ -71,3 +71,25 @@ def test_the_device_check_fits_a_phone_screen(
     box = page.locator("#start").bounding_box()
     assert box is not None and box["height"] >= 44  # a comfortable touch target
     screenshot(page, "phone-device-check")
+
+
+def test_a_camera_that_stops_working_says_so_and_comes_back_on_retry(
+    live_server: LiveServer, browser_page: Page
+) -> None:
+    page = browser_page
+    open_device_check(live_server, page)
+
+    # An unplugged camera ends its track; Chromium's fake one can't be unplugged, so the
+    # test fires the same event.
+    page.evaluate(
+        "() => document.getElementById('preview').srcObject.getVideoTracks()[0]"
+        ".dispatchEvent(new Event('ended'))"
+    )
+    expect(page.locator("#error")).to_contain_text("Your camera or microphone stopped working")
+    expect(page.locator("#start")).to_be_hidden()
+    assert page.evaluate("() => document.getElementById('preview').srcObject") is None
+
+    page.click("#retry")
+    wait_for_camera(page)
+    expect(page.locator("#error")).to_be_hidden()
+    expect(page.locator("#mic-note")).to_have_text("We can hear you.")
