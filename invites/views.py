@@ -53,8 +53,8 @@ def record(request: HttpRequest, token: str) -> HttpResponse:
     context = {
         "invite": invite,
         "tus_url": reverse("uploads:uploads", args=[token]),
-        # The upload's id goes between the two halves.
-        "finish_url_prefix": reverse("api:finish_upload", args=[token, "ID"]).split("ID")[0],
+        # The page adds the upload's id and "/finish" (the token may hold "ID" too).
+        "finish_url_prefix": reverse("api:finish_upload", args=[token, "ID"]).removesuffix("ID/finish"),
         "takes_url": reverse("api:start_take", args=[token]),
         "done_url": reverse("invites:done", args=[token]),
         "max_seconds": settings.AURIO_MAX_DURATION_SECONDS,

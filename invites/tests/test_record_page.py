@@ -7,7 +7,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from invites.models import Invite
+from invites.models import Invite, hash_token, new_nonce, token_for_nonce
 from invites.services import invite_revoke
 
 pytestmark = pytest.mark.django_db
@@ -23,6 +23,17 @@ def test_candidate_page_shows_the_invite_and_where_to_upload(client: Client, inv
     assert "Cand" in body
 
 
+def test_the_page_finishes_uploads_at_the_apis_url_whatever_the_token(client: Client, invite: Invite) -> None:
+    # A token with "ID" in it (about one in 130) once cut the page's finish URL short there.
+    nonce = next(n for n in iter(new_nonce, "") if "ID" in token_for_nonce(n))
+    token = token_for_nonce(nonce)
+    Invite.objects.filter(pk=invite.pk).update(nonce=nonce, token_hash=hash_token(token))
+    response = client.get(reverse("invites:record", args=[token]))
+    upload_id = "0b8e7c1e-2f6a-4a57-9a3c-5d1f0e9b7a21"
+    page_url = response.context["finish_url_prefix"] + upload_id + "/finish"  # as record-upload.js builds it
+    assert page_url == reverse("api:finish_upload", args=[token, upload_id])
+
+
 def test_opening_the_page_marks_the_invite_opened(client: Client, invite: Invite) -> None:
     client.get(reverse("invites:record", args=[invite.token]))
     invite.refresh_from_db()
@@ -34,6 +45,14 @@ def test_candidate_page_has_no_inline_script(client: Client, invite: Invite) -> 
     body = response.content.decode()
     assert "<script>" not in body
     assert "script-src 'self'" in response["Content-Security-Policy"]
+
+
+def test_candidate_page_loads_its_parts_before_the_page_flow(client: Client, invite: Invite) -> None:
+    body = client.get(reverse("invites:record", args=[invite.token])).content.decode()
+    # Deferred scripts run in document order: record.js finds the others already there.
+    parts = ["tus.min.js", "record-store.js", "record-upload.js", "record-devices.js", "js/record.js"]
+    positions = [body.index(f'{part}" defer') for part in parts]
+    assert positions == sorted(positions)
 
 
 def test_unknown_link_gets_a_friendly_404(client: Client, db: None) -> None:

@@ -117,7 +117,8 @@
   // --- how much to send in one PATCH ----------------------------------------------
 
   /* The size of the next PATCH, from how long the last one took. `fixed` (the page's
-   * `?chunk=`, for tests) keeps one size, except where the server refuses it. */
+   * `?chunk=`, for tests) keeps one size, fitted within the bounds, except where the
+   * server refuses it. */
   function ChunkSizer(fixed) {
     this.fixed = !!fixed;
     // Raised or lowered for good when the server refuses a PATCH as too small or too large
@@ -325,20 +326,9 @@
       } else if (status === 409) {
         // Either the offset moved (ask the server where it is and carry on), or an answer
         // was already submitted through this link (another tab, a lost response): done.
-        alreadySubmitted().then(
-          function (submitted) {
-            if (stopped) return;
-            if (submitted) {
-              stop();
-              options.onDone(null);
-            } else {
-              resumeSoon();
-            }
-          },
-          function () {
-            nextWait().then(resume);
-          }
-        );
+        doneIfSubmitted(resumeSoon, function () {
+          nextWait().then(resume);
+        });
       } else if (method !== "POST" && [404, 410, 460].indexOf(status) !== -1) {
         // A damaged chunk (460) or a vanished or expired upload: tus-js-client asks the
         // server for the offset and, where the upload is gone, starts a new one.
@@ -495,14 +485,9 @@
         options.onDone(body.videoId || null);
       } else if (status === 409) {
         // Either an earlier attempt got through (its answer was lost) or the upload is incomplete.
-        alreadySubmitted().then(
-          function (submitted) {
-            if (!submitted) {
-              uploadAgain(status, detail);
-              return;
-            }
-            stop();
-            options.onDone(null);
+        doneIfSubmitted(
+          function () {
+            uploadAgain(status, detail);
           },
           function () {
             retryFinish(url);
@@ -515,6 +500,20 @@
       } else {
         refuse(status, detail, [413, 415, 422].indexOf(status) !== -1);
       }
+    }
+
+    // A 409 can mean an answer was already submitted through this link: then the take is
+    // done; otherwise `carryOn()`, or `unsure()` when the server cannot be asked.
+    function doneIfSubmitted(carryOn, unsure) {
+      alreadySubmitted().then(function (submitted) {
+        if (stopped) return;
+        if (!submitted) {
+          carryOn();
+          return;
+        }
+        stop();
+        options.onDone(null);
+      }, unsure);
     }
 
     function alreadySubmitted() {

@@ -1,13 +1,14 @@
 /* The candidate's recording page (templates/invites/record.html).
  *
- * Check the camera and microphone (preview, sound level, choice of device),
- * record a take after a 3-2-1 countdown, let the candidate watch it and
- * re-record (the server counts takes), then send it. Every recorded second
- * goes to IndexedDB as it is recorded (record-store.js), and the upload is
- * resumable (record-upload.js, tus), so neither a dropped connection nor a
- * reload loses the take. A phone's camera app or a video file goes through the
- * same upload. Server values arrive as data-* attributes on #recorder; the
- * page's text already explains itself for browsers that never get this far.
+ * Check the camera and microphone (record-devices.js: preview, sound level,
+ * choice of device), record a take after a 3-2-1 countdown, let the candidate
+ * watch it and re-record (the server counts takes), then send it. Every
+ * recorded second goes to IndexedDB as it is recorded (record-store.js), and
+ * the upload is resumable (record-upload.js, tus), so neither a dropped
+ * connection nor a reload loses the take. A phone's camera app or a video
+ * file goes through the same upload. Server values arrive as data-* attributes
+ * on #recorder; the page's text already explains itself for browsers that
+ * never get this far.
  *
  * A take that was being sent when the page closed (a reload, a crash) carries
  * on by itself when the page opens again, from what the server already has;
@@ -35,15 +36,8 @@
   var COUNTDOWN_SECONDS = 3;
   // About 19 MB a minute: sharp enough for a face, quick to upload.
   var BITRATES = { videoBitsPerSecond: 2500000, audioBitsPerSecond: 128000 };
-  // `?chunk=` stays within what the server accepts in one PATCH (AURIO_MIN/MAX_CHUNK_BYTES).
-  var MIN_CHUNK_SIZE = 64 * 1024;
-  var MAX_CHUNK_SIZE = 8 * 1024 * 1024;
-  // Below this RMS level the microphone is taken to be silent.
-  var HEARD_LEVEL = 0.02;
-  var SILENCE_HINT_MS = 6000;
 
   var BROWSERS = "a recent Chrome, Edge, Firefox or Safari";
-  var RETRY = "then press \u201cTry the camera again\u201d.";
   var FILE_INSTEAD = " You can also send a video file instead (below).";
   var MESSAGES = {
     insecure:
@@ -52,15 +46,6 @@
     noMediaDevices: "This browser can\u2019t use a camera on this page. Please open the link in " + BROWSERS + ".",
     noRecorder: "This browser can\u2019t record video. Please open the link in " + BROWSERS + ".",
     noUpload: "This browser can\u2019t send a recording. Please open the link in " + BROWSERS + ".",
-    denied:
-      "You didn\u2019t allow the camera and microphone, so we can\u2019t record your answer. " +
-      "Allow them for this site (usually with the camera icon in the address bar or in the " +
-      "site settings), " + RETRY,
-    missing: "We couldn\u2019t find a camera and a microphone. Plug them in or switch them on, " + RETRY,
-    busy:
-      "Your camera or microphone is being used by another app or browser tab, or the system " +
-      "is blocking it. Close other apps that use it (a video call, for example), " + RETRY,
-    lost: "Your camera or microphone stopped working. Check that it is still connected, " + RETRY,
     lostWithTake:
       "Your camera or microphone stopped working. What you recorded is kept: you can watch and " +
       "submit it, or reconnect the camera and press \u201cRe-record\u201d.",
@@ -69,10 +54,6 @@
     takeOffline:
       "We couldn\u2019t reach aurio to start a new take. Check your internet connection and try again.",
     lastTakeKept: " You can still submit the take you have.",
-    micSay: "Say something: the bar should move.",
-    micHeard: "We can hear you.",
-    micSilent:
-      "We can\u2019t hear anything yet. Check that the right microphone is chosen and that it isn\u2019t muted.",
     offline:
       "You are offline. Sending carries on by itself, from where it stopped, as soon as you are back online.",
     reconnecting: "The connection is having trouble. We keep trying, and carry on from where it stopped.",
@@ -102,8 +83,7 @@
   var canRecord = false;
   var store = null; // aurio.takeStore, or null where IndexedDB is unusable
   var phase = "";
-  var stream = null;
-  var chosen = { video: "", audio: "" };
+  var devices = null; // aurio.deviceCheck: the camera and microphone
   var recorder = null;
   var chunks = [];
   var recordedBytes = 0;
@@ -122,7 +102,6 @@
   var takesUsed = 0;
   var maxTakes = 0;
   var takesRefused = false; // the server said no more takes
-  var meter = { context: null, source: null, analyser: null, samples: null, frame: 0, shown: 0 };
 
   function $(id) {
     return document.getElementById(id);
@@ -163,16 +142,20 @@
     show(el.error, false);
   }
 
+  // Where record-upload.js keeps a take's unfinished upload (localStorage).
+  function fingerprintOf(takeId) {
+    return window.aurio.takeUpload.fingerprintFor(config.token, takeId);
+  }
+
   function newTakeId() {
     var random = new Uint32Array(2);
     window.crypto.getRandomValues(random);
     return Date.now().toString(36) + "-" + random[0].toString(36) + random[1].toString(36);
   }
 
+  // record-upload.js keeps it within the PATCH sizes the server accepts.
   function chunkSizeFromUrl() {
-    var asked = parseInt(new URLSearchParams(window.location.search).get("chunk"), 10);
-    if (!asked) return null;
-    return Math.min(MAX_CHUNK_SIZE, Math.max(MIN_CHUNK_SIZE, asked));
+    return parseInt(new URLSearchParams(window.location.search).get("chunk"), 10) || null;
   }
 
   function unsupportedReason() {
@@ -188,23 +171,6 @@
       if (MediaRecorder.isTypeSupported(MIME_TYPES[i])) return MIME_TYPES[i];
     }
     return "";
-  }
-
-  function cameraHelp(error) {
-    switch (error && error.name) {
-      case "NotAllowedError":
-      case "SecurityError":
-        return MESSAGES.denied;
-      case "NotFoundError":
-      case "OverconstrainedError":
-        return MESSAGES.missing;
-      case "NotReadableError":
-      case "AbortError":
-        return MESSAGES.busy;
-      default:
-        return "We couldn\u2019t start your camera (" + ((error && error.name) || "unknown error") + "). " +
-          "Reload the page and try again.";
-    }
   }
 
   // --- what the page shows in each phase ------------------------------------------
@@ -223,7 +189,7 @@
     show(el.preview, live);
     show(el.playback, watching);
     show(el.devices, live);
-    el.camera.disabled = el.microphone.disabled = next !== "check";
+    devices.allowChoice(next === "check");
     show(el.timer, next === "countdown" || next === "recording" || (watching && cameraTake));
     show(el.timeLeft, live);
     show(el.earlier, next === "earlier");
@@ -244,7 +210,7 @@
     show(el.rerecord, review && canRecord && !takesRefused);
     show(el.discard, phase === "earlier");
     el.rerecord.textContent = takeInfo && takeInfo.source === "file" ? "Record with the camera instead" : "Re-record";
-    el.start.disabled = busy || !cameraIsLive() || takesRefused;
+    el.start.disabled = busy || !devices.isLive() || takesRefused;
     el.rerecord.disabled = busy;
     el.submit.disabled = busy || phase === "sending";
     el.discard.disabled = busy;
@@ -271,36 +237,18 @@
     el.remaining.textContent = formatTime(config.maxSeconds);
   }
 
-  // --- camera and microphone -----------------------------------------------------------
-
-  function constraints() {
-    var video = { facingMode: "user", width: { ideal: 1280 }, height: { ideal: 720 } };
-    if (chosen.video) video = { deviceId: { exact: chosen.video }, width: { ideal: 1280 }, height: { ideal: 720 } };
-    return { audio: chosen.audio ? { deviceId: { exact: chosen.audio } } : true, video: video };
-  }
+  // --- camera and microphone (record-devices.js) --------------------------------------
 
   // Resolves true when the camera is on.
   function preview() {
-    stopCamera();
+    devices.stop();
     if (!take) hideError();
     setStatus("Waiting for your camera and microphone\u2026");
     if (phase !== "review") setPhase("check");
     updateButtons();
-    return navigator.mediaDevices.getUserMedia(constraints()).then(
-      function (mediaStream) {
-        if (submitted) {
-          mediaStream.getTracks().forEach(function (track) {
-            track.stop();
-          });
-          return false;
-        }
-        stream = mediaStream;
-        stream.getTracks().forEach(function (track) {
-          track.addEventListener("ended", onTrackEnded);
-        });
-        el.preview.srcObject = stream;
-        startMeter();
-        listDevices();
+    return devices.start(cameraStillWanted).then(
+      function (started) {
+        if (!started) return false;
         if (phase !== "review") {
           setPhase("check");
           setStatus("Your camera is on. Press \u201cStart recording\u201d when you are ready." + takesNote());
@@ -309,48 +257,31 @@
         return true;
       },
       function (error) {
-        stopCamera();
-        // A chosen device that went away: the next try takes whatever the browser offers.
-        if (error && (error.name === "NotFoundError" || error.name === "OverconstrainedError")) {
-          chosen = { video: "", audio: "" };
-        }
+        var help = window.aurio.deviceCheck.helpFor(error);
         if (take) {
           // Keep the take on screen: it can still be submitted.
           setPhase("review");
-          showError(cameraHelp(error));
+          showError(help);
         } else {
           setPhase("denied");
           setStatus("");
-          showError(cameraHelp(error) + FILE_INSTEAD);
+          showError(help + FILE_INSTEAD);
         }
         return false;
       }
     );
   }
 
-  function cameraIsLive() {
-    return !!stream && stream.getTracks().every(function (track) {
-      return track.readyState === "live";
-    });
-  }
-
-  function stopCamera() {
-    stopMeter();
-    if (stream) {
-      stream.getTracks().forEach(function (track) {
-        track.removeEventListener("ended", onTrackEnded);
-        track.stop();
-      });
-    }
-    stream = null;
-    el.preview.srcObject = null;
+  // Once the answer is submitted, a camera that arrives late is let go at once.
+  function cameraStillWanted() {
+    return !submitted;
   }
 
   function onTrackEnded() {
     if (submitted) return;
     var wasRecording = phase === "recording";
     stop();
-    stopCamera();
+    devices.stop();
     if (phase === "countdown") takeInfo = null;
     if (wasRecording || take) {
       showError(MESSAGES.lostWithTake);
@@ -358,125 +289,7 @@
       return;
     }
     setPhase("denied");
-    showError(MESSAGES.lost);
-  }
-
-  function currentDeviceId(kind) {
-    var tracks = stream ? (kind === "video" ? stream.getVideoTracks() : stream.getAudioTracks()) : [];
-    var settings = tracks.length && tracks[0].getSettings ? tracks[0].getSettings() : {};
-    return settings.deviceId || "";
-  }
-
-  // Offer a choice only when there is one; labels are readable once access is granted.
-  function listDevices() {
-    if (!navigator.mediaDevices.enumerateDevices) return;
-    navigator.mediaDevices.enumerateDevices().then(function (devices) {
-      fillChoice(el.camera, el.cameraChoice, devices, "videoinput", currentDeviceId("video"), "Camera");
-      fillChoice(el.microphone, el.microphoneChoice, devices, "audioinput", currentDeviceId("audio"), "Microphone");
-    });
-  }
-
-  function fillChoice(select, wrapper, devices, kind, current, name) {
-    var found = devices.filter(function (device) {
-      return device.kind === kind && device.deviceId;
-    });
-    select.textContent = "";
-    found.forEach(function (device, i) {
-      var option = document.createElement("option");
-      option.value = device.deviceId;
-      option.textContent = device.label || name + " " + (i + 1);
-      option.selected = device.deviceId === current;
-      select.appendChild(option);
-    });
-    show(wrapper, found.length > 1);
-  }
-
-  function chooseDevice() {
-    if (phase !== "check") return;
-    chosen = { video: el.camera.value, audio: el.microphone.value };
-    preview();
-  }
-
-  // --- the sound level --------------------------------------------------------------
-
-  function startMeter() {
-    stopMeter();
-    var Context = window.AudioContext || window.webkitAudioContext;
-    if (!Context || !stream || !stream.getAudioTracks().length) {
-      show(el.micCheck, false);
-      return;
-    }
-    try {
-      meter.context = meter.context || new Context();
-      meter.source = meter.context.createMediaStreamSource(stream);
-      meter.analyser = meter.context.createAnalyser();
-      meter.analyser.fftSize = 1024;
-      meter.source.connect(meter.analyser);
-    } catch (error) {
-      show(el.micCheck, false);
-      return;
-    }
-    show(el.micCheck, true);
-    // Some browsers start audio only after a click: the first one anywhere will do.
-    if (meter.context.state === "suspended") {
-      meter.context.resume().catch(function () {});
-      document.addEventListener("click", resumeAudio, { once: true });
-    }
-    meter.samples = new Uint8Array(meter.analyser.fftSize);
-    meter.shown = 0;
-    meter.heard = false;
-    meter.since = performance.now();
-    el.micNote.textContent = MESSAGES.micSay;
-    el.micCheck.classList.remove("heard", "silent");
-    meter.frame = window.requestAnimationFrame(drawLevel);
-  }
-
-  function resumeAudio() {
-    if (meter.context) meter.context.resume().catch(function () {});
-  }
-
-  function drawLevel() {
-    var samples = meter.samples;
-    meter.analyser.getByteTimeDomainData(samples);
-    var sum = 0;
-    for (var i = 0; i < samples.length; i++) {
-      var value = (samples[i] - 128) / 128;
-      sum += value * value;
-    }
-    var rms = Math.sqrt(sum / samples.length);
-    // Speech is quiet in RMS terms: a square-root curve lets a normal voice fill half the bar.
-    var level = Math.min(1, Math.sqrt(rms) * 1.6);
-    meter.shown = Math.max(level, meter.shown * 0.92);
-    var percent = Math.round(meter.shown * 100);
-    if (percent !== meter.percent) {
-      meter.percent = percent;
-      el.micLevel.style.clipPath = "inset(0 " + (100 - percent) + "% 0 0)";
-      el.micMeter.setAttribute("aria-valuenow", String(percent));
-    }
-    if (rms >= HEARD_LEVEL && !meter.heard) {
-      meter.heard = true;
-      el.micNote.textContent = MESSAGES.micHeard;
-      el.micCheck.classList.remove("silent");
-      el.micCheck.classList.add("heard");
-    } else if (!meter.heard && performance.now() - meter.since > SILENCE_HINT_MS &&
-      !el.micCheck.classList.contains("silent")) {
-      el.micNote.textContent = MESSAGES.micSilent;
-      el.micCheck.classList.add("silent");
-    }
-    meter.frame = window.requestAnimationFrame(drawLevel);
-  }
-
-  function stopMeter() {
-    if (meter.frame) window.cancelAnimationFrame(meter.frame);
-    meter.frame = 0;
-    if (meter.source) meter.source.disconnect();
-    meter.source = null;
-    meter.analyser = null;
-    meter.percent = 0;
-    if (el.micLevel) {
-      el.micLevel.style.clipPath = "";
-      el.micMeter.setAttribute("aria-valuenow", "0");
-    }
+    showError(window.aurio.deviceCheck.LOST);
   }
 
   // --- takes: the server counts them ------------------------------------------------
@@ -528,7 +341,7 @@
   // Start and Re-record: ask the server for a take, count down, record.
   function startTake() {
     if (busy || phase === "sending" || submitted) return;
-    if (!cameraIsLive()) {
+    if (!devices.isLive()) {
       preview().then(function (live) {
         if (live) startTake();
       });
@@ -593,7 +406,7 @@
     chunkSeq = 0;
     try {
       var options = Object.assign({}, BITRATES, mimeType ? { mimeType: mimeType } : {});
-      recorder = new MediaRecorder(stream, options);
+      recorder = new MediaRecorder(devices.stream(), options);
     } catch (error) {
       setPhase("check");
       showError(MESSAGES.recorder);
@@ -637,6 +450,15 @@
       .catch(function (error) {
         storeFailed(info, error);
       });
+  }
+
+  // Note `changes` on the kept take, after the writes already under way for it.
+  function updateKept(info, changes) {
+    if (!store || !info) return;
+    saving = saving.then(function () {
+      if (!info.stored) return undefined;
+      return store.updateTake(info.key, changes).catch(function () {});
+    });
   }
 
   // A gap would make the kept copy unusable: keep none rather than a broken one.
@@ -718,21 +540,15 @@
     recorder = null;
     take = new Blob(chunks, { type: type });
     chunks = [];
-    stopMeter();
+    devices.stopLevel();
     if (!take.size) {
       take = null;
       dropTake();
       showError(MESSAGES.empty);
-      setPhase(cameraIsLive() ? "check" : "denied");
+      setPhase(devices.isLive() ? "check" : "denied");
       return;
     }
-    var size = take.size;
-    if (store && info) {
-      saving = saving.then(function () {
-        if (!info.stored) return undefined;
-        return store.updateTake(info.key, { state: "recorded", size: size, seconds: seconds }).catch(function () {});
-      });
-    }
+    updateKept(info, { state: "recorded", size: take.size, seconds: seconds });
     showTake(take);
     setPhase("review");
     el.playback.focus();
@@ -777,7 +593,7 @@
     if (sender) sender.abort();
     sender = null;
     if (info) {
-      window.aurio.takeUpload.forget(window.aurio.takeUpload.fingerprintFor(config.token, info.id));
+      window.aurio.takeUpload.forget(fingerprintOf(info.id));
       if (store && info.key) {
         var key = info.key;
         saving = saving.then(function () {
@@ -818,7 +634,7 @@
   }
 
   function forgetKept(info) {
-    window.aurio.takeUpload.forget(window.aurio.takeUpload.fingerprintFor(config.token, info.id));
+    window.aurio.takeUpload.forget(fingerprintOf(info.id));
     return store.deleteTake(info.key).catch(function () {});
   }
 
@@ -829,7 +645,7 @@
   function howFarSent(info) {
     if (info.sending === false) return Promise.resolve("");
     if (info.uploadUrl) return Promise.resolve("sent");
-    var fingerprint = window.aurio.takeUpload.fingerprintFor(config.token, info.id);
+    var fingerprint = fingerprintOf(info.id);
     return window.aurio.takeUpload.hasPrevious(fingerprint).then(function (started) {
       if (started) return "started";
       return info.sending ? "asked" : "";
@@ -899,7 +715,7 @@
     }
     // The same file as before (after a reload, say) continues its own take and upload.
     var id = "file-" + file.size + "-" + file.lastModified + "-" + file.name;
-    var fingerprint = window.aurio.takeUpload.fingerprintFor(config.token, id);
+    var fingerprint = fingerprintOf(id);
     setBusy(true);
     window.aurio.takeUpload
       .hasPrevious(fingerprint)
@@ -922,7 +738,7 @@
   function useFile(file, id, resumed) {
     if (!takeInfo || takeInfo.id !== id) dropTake();
     // The camera is not needed to watch or send a file.
-    stopCamera();
+    devices.stop();
     take = file;
     takeInfo = { id: id, number: resumed ? 0 : takesUsed, source: "file", filename: file.name, stored: false };
     showTake(file);
@@ -978,11 +794,7 @@
 
   // Kept with the take, so that after a reload the page knows whether it was asked to send it.
   function markSending(info, value) {
-    if (!store) return;
-    saving = saving.then(function () {
-      if (!info.stored) return undefined;
-      return store.updateTake(info.key, { sending: value }).catch(function () {});
-    });
+    updateKept(info, { sending: value });
   }
 
   /* Send the current take. `resumed` says how far it had got before the page closed
@@ -995,7 +807,7 @@
     var info = takeInfo;
     resuming = resumed === "started";
     hideError();
-    stopCamera();
+    devices.stop();
     setPhase("sending");
     show(el.upload, true);
     el.upload.classList.remove("waiting");
@@ -1005,7 +817,7 @@
     sender = window.aurio.takeUpload.send({
       blob: take,
       filename: filenameFor(take, info),
-      fingerprint: window.aurio.takeUpload.fingerprintFor(config.token, info.id),
+      fingerprint: fingerprintOf(info.id),
       endpoint: config.tusUrl,
       finishUrlPrefix: config.finishUrlPrefix,
       inviteUrl: config.inviteUrl,
@@ -1052,7 +864,7 @@
   function finished(info) {
     submitted = true;
     sender = null;
-    stopCamera();
+    devices.stop();
     setStatus("Done. Taking you to the confirmation page\u2026");
     var cleared = store && info.key ? saving.then(function () {
       return store.deleteTake(info.key);
@@ -1097,7 +909,7 @@
   // The link itself can no longer be used: nothing on this page can help.
   function gone(message) {
     stop();
-    stopCamera();
+    devices.stop();
     setPhase("gone");
     showError(message);
   }
@@ -1141,19 +953,13 @@
   function init() {
     var root = $("recorder");
     if (!root) return;
-    ["nojs", "error", "recorder", "earlier", "stage", "preview", "playback", "countdown", "devices", "camera",
-      "microphone", "timer", "elapsed", "remaining", "retry", "start", "stop", "rerecord", "submit", "discard",
-      "upload", "progress", "percent", "status", "alternative", "file"].forEach(function (id) {
+    ["nojs", "error", "recorder", "earlier", "stage", "preview", "playback", "countdown", "devices", "timer",
+      "elapsed", "remaining", "retry", "start", "stop", "rerecord", "submit", "discard", "upload", "progress",
+      "percent", "status", "alternative", "file"].forEach(function (id) {
       el[id] = $(id);
     });
     el.badge = $("rec-badge");
     el.earlierInfo = $("earlier-info");
-    el.micCheck = root.querySelector(".mic-check");
-    el.micLevel = $("mic-level");
-    el.micMeter = $("mic-meter");
-    el.micNote = $("mic-note");
-    el.cameraChoice = $("camera-choice");
-    el.microphoneChoice = $("microphone-choice");
     el.takeLabel = $("take-label");
     el.countdownNumber = $("countdown-number");
     el.timeLeft = $("time-left");
@@ -1167,6 +973,12 @@
       showError(MESSAGES.noUpload);
       return;
     }
+    devices = window.aurio.deviceCheck.attach({
+      preview: el.preview,
+      panel: el.devices,
+      onEnded: onTrackEnded,
+      onChoose: preview,
+    });
     canRecord = !unsupportedReason();
     if (canRecord) mimeType = chooseMimeType();
     resetTimer();
@@ -1177,18 +989,10 @@
     el.rerecord.addEventListener("click", startTake);
     el.submit.addEventListener("click", submit);
     el.discard.addEventListener("click", discardEarlierTake);
-    el.camera.addEventListener("change", chooseDevice);
-    el.microphone.addEventListener("change", chooseDevice);
     el.file.addEventListener("change", onFileChosen);
     el.playback.addEventListener("loadedmetadata", fixDuration);
     el.playback.addEventListener("error", onPlaybackError);
-    if (canRecord && navigator.mediaDevices.addEventListener) {
-      navigator.mediaDevices.addEventListener("devicechange", function () {
-        if (stream) listDevices();
-      });
-    }
     window.addEventListener("beforeunload", warnBeforeLeaving);
-    window.addEventListener("pagehide", stopCamera);
     // Back from the browser's page cache: the camera was let go on the way out.
     window.addEventListener("pageshow", function (event) {
       if (event.persisted && canRecord && phase === "check") preview();

@@ -17,16 +17,21 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 CAMERA_LABEL_JS = "() => document.getElementById('preview').srcObject.getVideoTracks()[0].label"
 
 
+def open_device_check(live_server: LiveServer, page: Page) -> None:
+    """A new invite's record page, its camera on and (Chromium's fake microphone beeps) heard."""
+    invite = invite_create(email="cand@example.com", name="Cand")
+    page.goto(live_server.url + record_path(invite.token))
+    wait_for_camera(page)
+    expect(page.locator("#mic-note")).to_have_text("We can hear you.")
+
+
 def test_the_device_check_hears_the_microphone_and_switches_cameras(
     live_server: LiveServer, browser_page: Page, screenshot: Callable[[Page, str], None]
 ) -> None:
     page = browser_page
-    invite = invite_create(email="cand@example.com", name="Cand")
-    page.goto(live_server.url + record_path(invite.token))
-    wait_for_camera(page)
+    open_device_check(live_server, page)
 
-    # Chromium's fake microphone beeps: the level bar moves and the page says so.
-    expect(page.locator("#mic-note")).to_have_text("We can hear you.")
+    # The level bar moves with the fake microphone's beeps.
     page.wait_for_function(
         "() => Number(document.getElementById('mic-meter').getAttribute('aria-valuenow')) > 20"
     )
@@ -59,13 +64,32 @@ def test_the_device_check_fits_a_phone_screen(
     live_server: LiveServer, phone_page: Page, screenshot: Callable[[Page, str], None]
 ) -> None:
     page = phone_page
-    invite = invite_create(email="cand@example.com", name="Cand")
-    page.goto(live_server.url + record_path(invite.token))
-    wait_for_camera(page)
-    expect(page.locator("#mic-note")).to_have_text("We can hear you.")
+    open_device_check(live_server, page)
 
     # Nothing wider than the screen: no sideways scrolling.
     assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
     box = page.locator("#start").bounding_box()
     assert box is not None and box["height"] >= 44  # a comfortable touch target
     screenshot(page, "phone-device-check")
+
+
+def test_a_camera_that_stops_working_says_so_and_comes_back_on_retry(
+    live_server: LiveServer, browser_page: Page
+) -> None:
+    page = browser_page
+    open_device_check(live_server, page)
+
+    # An unplugged camera ends its track; Chromium's fake one can't be unplugged, so the
+    # test fires the same event.
+    page.evaluate(
+        "() => document.getElementById('preview').srcObject.getVideoTracks()[0]"
+        ".dispatchEvent(new Event('ended'))"
+    )
+    expect(page.locator("#error")).to_contain_text("Your camera or microphone stopped working")
+    expect(page.locator("#start")).to_be_hidden()
+    assert page.evaluate("() => document.getElementById('preview').srcObject") is None
+
+    page.click("#retry")
+    wait_for_camera(page)
+    expect(page.locator("#error")).to_be_hidden()
+    expect(page.locator("#mic-note")).to_have_text("We can hear you.")
