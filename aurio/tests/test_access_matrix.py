@@ -33,10 +33,10 @@ from aurio.logs import redact
 from aurio.models import ApiToken
 from invites.models import Invite
 from invites.services import invite_create
+from tests.support.factories import store_video
 from uploads.models import Upload
 from uploads.services import upload_create
 from videos.models import Video
-from videos.tests.factories import store_video
 
 pytestmark = pytest.mark.django_db
 

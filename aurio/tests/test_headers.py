@@ -35,10 +35,10 @@ from pytest_django import Settings
 
 from invites.models import Invite
 from invites.services import invite_create, invite_revoke
+from tests.support.factories import store_video
 from videos import processing
 from videos.models import Video
 from videos.streaming import MEDIA_CSP, Stored, content_disposition, presigned_url, stream_stored
-from videos.tests.factories import store_video
 
 pytestmark = pytest.mark.django_db
 

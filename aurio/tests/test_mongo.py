@@ -102,7 +102,7 @@ def test_whole_flow_on_a_real_mongodb(tmp_path: Path) -> None:
         from invites.services import invite_create
         from invites.repository import invite_for_token
         from videos.services import video_accept_upload, video_set_tag, AlreadySubmitted
-        from videos.tests.factories import make_video
+        from tests.support.media import make_video
         invite = invite_create(email="mongo@example.com")
         assert invite_for_token(invite.token) == invite
         from django.conf import settings

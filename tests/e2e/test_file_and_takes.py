@@ -16,9 +16,9 @@ from pytest_django.live_server_helper import LiveServer
 from invites.models import Invite
 from invites.services import invite_create
 from tests.e2e.record_page import expect_done, record_path, record_take, wait_for_camera
+from tests.support.media import make_video
 from uploads.models import Upload
 from videos.models import Video
-from videos.tests.factories import make_video
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -40,9 +40,9 @@ from tests.e2e.record_page import (
     wait_for_camera,
     wait_until,
 )
+from tests.support.media import make_video
 from uploads.models import Upload
 from videos.models import Video
-from videos.tests.factories import make_video
 
 # Long enough that the page's own PATCHes (FIRST_CHUNK, then sized by speed) are
 # several, short enough to stay well under the old 5 MiB PATCH: about 600 KB.

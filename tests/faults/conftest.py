@@ -20,7 +20,7 @@ import pytest
 from django.conf import settings
 
 from tests.faults.server import AurioServer, Template, postgres_answers, running_aurio
-from videos.tests.factories import make_video
+from tests.support.media import make_video
 
 
 def _require_postgres() -> None:

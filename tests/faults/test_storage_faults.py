@@ -31,10 +31,10 @@ from django_tasks_db.models import DBTaskResult
 from aurio.tests import s3
 from invites.models import Invite, InviteStatus
 from tests.e2e.faultproxy import FaultProxy, fault_proxy
+from tests.support.media import make_video
 from uploads.models import Chunk, Upload
 from uploads.tests.test_tus import TUS, create, patch
 from videos.models import Status, Video
-from videos.tests.factories import make_video
 
 FOREVER = 3600.0  # "until the test lifts it": refuse_for(0) brings the store back
 RETRY_ADVICE = re.compile(r"retry|try again", re.IGNORECASE)

@@ -14,10 +14,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from invites.models import Invite
+from tests.support.media import make_video
 from videos import media
 from videos.models import Video
 from videos.services import BadVideo, video_accept_upload
-from videos.tests.factories import make_video
 
 
 def make_packet_storm(path: Path, *, seconds: int = 110, rate: int = 8000, tracks: int = 2) -> Path:

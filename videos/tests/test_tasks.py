@@ -17,10 +17,10 @@ from django_tasks_db.models import DBTaskResult
 from pytest_django import Settings
 
 from invites.models import Invite
+from tests.support.factories import store_video, stored_names
 from videos import processing, tasks
 from videos.models import Status, Video
 from videos.services import video_accept_upload
-from videos.tests.factories import store_video, stored_names
 
 IMMEDIATE = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
 

@@ -39,10 +39,10 @@ from rq.serializers import JSONSerializer
 
 from aurio.tasks_redis import EXECUTE, RedisBackend
 from invites.models import Invite
+from tests.support.factories import stored_names
 from videos import processing, tasks
 from videos.models import Status, Video
 from videos.services import video_accept_upload
-from videos.tests.factories import stored_names
 
 SHARED_REDIS = "redis://127.0.0.1:6379/0"
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,5 @@
-"""Real media made with FFmpeg (through PyAV) for tests and benchmarks."""
+"""Real media made with FFmpeg (through PyAV) for tests and benchmarks, and a
+look at the packets of a file."""
 
 from __future__ import annotations
 
@@ -61,17 +62,7 @@ def make_video(
         for packet in vstream.encode():
             out.mux(packet)
         if astream is not None:
-            resampler = av.AudioResampler(format=astream.format.name, layout="mono", rate=AUDIO_RATE)
-            pts = 0
-            for frame in _sounds(sound, seconds, speaking):
-                for rframe in resampler.resample(frame):
-                    rframe.pts = pts
-                    rframe.time_base = Fraction(1, AUDIO_RATE)
-                    pts += rframe.samples
-                    for packet in astream.encode(rframe):
-                        out.mux(packet)
-            for packet in astream.encode():
-                out.mux(packet)
+            _encode_sound(out, astream, _sounds(sound, seconds, speaking))
     return path
 
 
@@ -92,7 +83,7 @@ def _pictures(kind: str, seconds: float, width: int, height: int, rate: int) -> 
             yield av.VideoFrame.from_ndarray(pixels, format="rgb24")
         return
     if kind == "face":
-        face = _face(round(height * 0.6))
+        face = face_picture(round(height * 0.6))
         fh, fw = face.shape[:2]
         for i in range(count):
             pixels = np.full((height, width, 3), 170, dtype=np.uint8)
@@ -105,7 +96,7 @@ def _pictures(kind: str, seconds: float, width: int, height: int, rate: int) -> 
     raise ValueError(f"unknown picture kind {kind!r}")
 
 
-def _face(side: int) -> np.ndarray:
+def face_picture(side: int) -> np.ndarray:
     """The test face (RGB), scaled to `side` pixels square."""
     with av.open(str(DATA / "face.jpg")) as src:
         frame = next(src.decode(video=0))
@@ -195,54 +186,8 @@ def make_audio_only(path: Path, *, seconds: float = 2.0) -> Path:
     """A WebM with a sound track and no picture."""
     with av.open(str(path), "w", format="webm") as out:
         astream = out.add_stream("libopus", rate=AUDIO_RATE)
-        resampler = av.AudioResampler(format=astream.format.name, layout="mono", rate=AUDIO_RATE)
-        pts = 0
-        for frame in _sounds("tone", seconds, None):
-            for rframe in resampler.resample(frame):
-                rframe.pts, rframe.time_base = pts, Fraction(1, AUDIO_RATE)
-                pts += rframe.samples
-                for packet in astream.encode(rframe):
-                    out.mux(packet)
-        for packet in astream.encode():
-            out.mux(packet)
+        _encode_sound(out, astream, _sounds("tone", seconds, None))
     return path
-
-
-def store_video(invite: object, content: bytes, *, extension: str = "webm", **fields: object) -> object:
-    """A Video row whose original is `content`, stored as an upload would be,
-    without the upload's checks: for processing files the upload would refuse."""
-    import hashlib
-    import uuid
-
-    from django.core.files.base import ContentFile
-    from django.core.files.storage import default_storage
-
-    from videos.models import Status, Video, video_path
-
-    fields.setdefault("status", Status.UPLOADED)
-    video = Video(
-        id=uuid.uuid4(),
-        invite=invite,
-        original_name=f"answer.{extension}",
-        content_type=f"video/{extension}",
-        size=len(content),
-        sha256=hashlib.sha256(content).hexdigest(),
-        **fields,
-    )
-    video.file.name = default_storage.save(video_path(video, f"original.{extension}"), ContentFile(content))
-    video.save(force_insert=True)
-    return video
-
-
-def stored_names(video: object) -> list[str]:
-    """The files stored in a video's folder, sorted."""
-    from django.core.files.storage import default_storage
-
-    folder = f"videos/{video.pk}"  # type: ignore[attr-defined]
-    try:
-        return sorted(default_storage.listdir(folder)[1])
-    except FileNotFoundError:
-        return []
 
 
 def make_obs_mkv(
