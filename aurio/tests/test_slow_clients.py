@@ -30,6 +30,7 @@ from aurio.slowclients import (
     body_length,
     count_reads,
 )
+from tests.support.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -122,12 +123,6 @@ def test_the_watchdog_ends_overdue_reads_and_leaves_the_others() -> None:
 
 
 # --- the real gunicorn ------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ database is copied from (``CREATE DATABASE … TEMPLATE``, a fraction of a
 second). Every database is named ``aurio_faultsweb_<pid>_…`` and dropped again.
 
 The process plumbing (a process group per server, its log, stopping it) is
-bench/procs.py's ``Server``; this module adds what a fault test needs on top:
+tests/support/processes.py's ``Server``; this module adds what a fault test needs on top:
 SIGKILL of master and workers at once, a restart on the same port, the
 database beside it, and small HTTP helpers that never hide a failure.
 """
@@ -34,7 +34,7 @@ from typing import Any
 
 import psycopg
 
-from bench.procs import Server, free_port, tail
+from tests.support.processes import Server, alive, free_port, tail
 
 REPO = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
@@ -255,7 +255,7 @@ class AurioServer:
 
     def pids(self) -> list[int]:
         """The gunicorn master and its workers (zombies left out)."""
-        return [pid for pid in (self.process.group() if self.process else []) if _alive(pid)]
+        return [pid for pid in (self.process.group() if self.process else []) if alive(pid)]
 
     def kill(self) -> None:
         """SIGKILL master and workers at once: no graceful shutdown, no cleanup, as in a crash."""
@@ -344,14 +344,6 @@ class AurioServer:
         assert reply.status == 200, reply
         videos: list[dict[str, Any]] = reply.json()
         return videos
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
 
 
 @contextlib.contextmanager

@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 from django.tasks import task
 
-from bench.procs import Server, free_port, tail
 from tests.faults.server import HOST, REPO, WIRE_ERRORS, fetch, wait_until
+from tests.support.processes import Server, alive, free_port, tail
 
 SECRET = "worker-restarts-secret-key-not-for-production-0123456789abcdefgh"
 
@@ -82,13 +82,6 @@ def children(pid: int) -> dict[int, str]:
             except OSError:
                 continue
     return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 @pytest.fixture
