@@ -4,7 +4,7 @@ Never `playwright install`: the browser is the system package at
 /usr/bin/chromium. Chromium's fake cameras (two of them, so the page offers a
 choice) and microphones stand in for real devices, so the recording page runs
 end to end without hardware. `proxy` puts a fault-injecting proxy between the
-browser and the live server (tests/e2e/faultproxy.py).
+browser and the live server (tests/support/faultproxy.py).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import pytest
 from pytest_django.live_server_helper import LiveServer
 
-from tests.e2e.faultproxy import FaultProxy, fault_proxy
+from tests.support.faultproxy import FaultProxy, fault_proxy
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, Playwright

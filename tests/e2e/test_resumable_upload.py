@@ -1,5 +1,5 @@
 """The take survives the network and the tab: a real Chromium, a fault-injecting
-proxy (tests/e2e/faultproxy.py) between it and the live server.
+proxy (tests/support/faultproxy.py) between it and the live server.
 
 Some takes travel in fixed 64 KB tus chunks (`?chunk=` on the page's URL), so a
 cut lands mid-upload; others in the PATCHes the page sizes by itself from the
@@ -24,7 +24,6 @@ from pytest_django import Settings
 from pytest_django.live_server_helper import LiveServer
 
 from invites.services import invite_create
-from tests.e2e.faultproxy import FaultProxy, Request
 from tests.e2e.record_page import (
     FIRST_CHUNK,
     MAX_CHUNK,
@@ -40,6 +39,7 @@ from tests.e2e.record_page import (
     wait_for_camera,
     wait_until,
 )
+from tests.support.faultproxy import FaultProxy, Request
 from tests.support.media import make_video
 from uploads.models import Upload
 from videos.models import Video
