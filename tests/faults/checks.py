@@ -3,8 +3,8 @@ server keeps of an upload, and what a recruiter sees of it."""
 
 from __future__ import annotations
 
-from tests.faults.server import AurioServer
 from tests.faults.tus import TusUpload, sha256
+from tests.support.server import AurioServer
 
 
 def assert_not_submitted(server: AurioServer, invite_id: str) -> None:

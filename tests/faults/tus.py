@@ -12,7 +12,7 @@ import base64
 import hashlib
 import http.client
 
-from tests.faults.server import HOST, WIRE_ERRORS, Database, Reply, fetch
+from tests.support.server import HOST, WIRE_ERRORS, Database, Reply, fetch
 
 TUS = {"Tus-Resumable": "1.0.0"}
 MIB = 1 << 20

@@ -97,6 +97,20 @@ class Server:
             f"{self.name} did not answer {url} within {timeout:.0f}s ({last}); log:\n{tail(self.log)}"
         )
 
+    def wait_listening(self, port: int, timeout: float = 30.0) -> None:
+        """Wait until something accepts connections on `port`, the process dies, or `timeout` passes."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.check_alive()
+            try:
+                socket.create_connection((HOST, port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(
+            f"{self.name} did not listen on port {port} within {timeout:.0f}s; log:\n{tail(self.log)}"
+        )
+
     def group(self) -> list[int]:
         """Pids in the server's process group (its id is the server's pid)."""
         members = []
