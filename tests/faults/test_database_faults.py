@@ -25,9 +25,9 @@ from pymongo.errors import AutoReconnect, OperationFailure, ServerSelectionTimeo
 from aurio.middleware import DATABASE_RETRY_AFTER_SECONDS, database_unreachable
 from invites.models import Invite
 from tests.faults.checks import assert_kept_but_not_submitted, resume_and_finish
-from tests.faults.tus import MIB, TUS, TusUpload
 from tests.support.faultproxy import FaultProxy, fault_proxy
 from tests.support.server import AurioServer, Reply, Template, postgres_address, wait_until
+from tests.support.tus import MIB, TUS, TusUpload
 
 RETRY_AFTER = str(DATABASE_RETRY_AFTER_SECONDS)
 

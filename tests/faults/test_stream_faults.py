@@ -16,9 +16,9 @@ from email.message import Message
 
 import pytest
 
-from tests.faults.tus import MIB, TusUpload
 from tests.support.faultproxy import FaultProxy, fault_proxy
 from tests.support.server import HOST, WIRE_ERRORS, AurioServer
+from tests.support.tus import MIB, TusUpload
 
 
 @dataclass(frozen=True)
