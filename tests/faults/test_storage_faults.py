@@ -28,8 +28,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from aurio.tests import s3
 from invites.models import Invite, InviteStatus
+from tests.support import s3
 from tests.support.faultproxy import FaultProxy, fault_proxy
 from tests.support.media import make_video
 from uploads.models import Chunk, Upload

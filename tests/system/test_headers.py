@@ -286,7 +286,7 @@ def boom(request: HttpRequest) -> HttpResponse:
 urlpatterns = [path("boom", boom), path("", include("aurio.urls"))]
 
 
-@pytest.mark.urls("aurio.tests.test_headers")
+@pytest.mark.urls("tests.system.test_headers")
 def test_error_pages_are_aurios_own_with_the_policy(
     settings: Settings, teammate: User, invite: Invite
 ) -> None:
