@@ -3,9 +3,11 @@ look at the packets of a file."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -55,12 +57,7 @@ def make_video(
         else:
             vstream.options = {"deadline": "realtime", "cpu-used": "8"}
         astream = out.add_stream(acodec, rate=AUDIO_RATE) if audio else None
-        for frame in _pictures(picture, seconds, width, height, rate):
-            frame.pts = None
-            for packet in vstream.encode(frame.reformat(format="yuv420p")):
-                out.mux(packet)
-        for packet in vstream.encode():
-            out.mux(packet)
+        _encode(out, vstream, map(_unstamped, _pictures(picture, seconds, width, height, rate)))
         if astream is not None:
             _encode_sound(out, astream, _sounds(sound, seconds, speaking))
     return path
@@ -211,33 +208,57 @@ def make_obs_mkv(
         vstream.options = {"preset": "medium", "bf": "3"}
         vstream.codec_context.gop_size = 2 * rate
         astream = out.add_stream("aac", rate=AUDIO_RATE) if audio else None
-        for i, frame in enumerate(_pictures("testsrc", seconds, width, height, rate)):
-            picture = frame.reformat(format="yuv420p")
-            picture.pts, picture.time_base = i, Fraction(1, rate)
-            # A decoded frame says "I"; x264 would make every frame a keyframe.
-            picture.pict_type = av.video.frame.PictureType.NONE
-            for packet in vstream.encode(picture):
-                out.mux(packet)
-        for packet in vstream.encode():
-            out.mux(packet)
+        _encode(out, vstream, map(_untyped, _timed(_pictures("testsrc", seconds, width, height, rate), rate)))
         if astream is not None:
             _encode_sound(out, astream, _sounds("tone", seconds, None))
     return path
+
+
+def _unstamped(frame: av.VideoFrame) -> av.VideoFrame:
+    """The frame as a yuv420p picture with no time of its own (the encoder counts)."""
+    frame.pts = None
+    return frame.reformat(format="yuv420p")
+
+
+def _untyped(picture: av.VideoFrame) -> av.VideoFrame:
+    """A decoded frame says "I"; x264 would make every such frame a keyframe."""
+    picture.pict_type = av.video.frame.PictureType.NONE
+    return picture
+
+
+def _timed(frames: Iterable[av.VideoFrame], rate: int) -> Iterator[av.VideoFrame]:
+    """Each frame as a yuv420p picture, 1/`rate` s after the one before, from 0."""
+    for i, frame in enumerate(frames):
+        picture = frame.reformat(format="yuv420p")
+        picture.pts, picture.time_base = i, Fraction(1, rate)
+        yield picture
+
+
+def _encode(
+    out: av.container.OutputContainer, stream: av.VideoStream | av.AudioStream, frames: Iterable[Any]
+) -> None:
+    """Encode `frames` into `stream` and flush its encoder, muxing every packet into `out`."""
+    for frame in frames:
+        for packet in stream.encode(frame):
+            out.mux(packet)
+    for packet in stream.encode():
+        out.mux(packet)
 
 
 def _encode_sound(
     out: av.container.OutputContainer, astream: av.AudioStream, frames: Iterator[av.AudioFrame]
 ) -> None:
     resampler = av.AudioResampler(format=astream.format.name, layout="mono", rate=AUDIO_RATE)
-    pts = 0
-    for frame in frames:
-        for rframe in resampler.resample(frame):
-            rframe.pts, rframe.time_base = pts, Fraction(1, AUDIO_RATE)
-            pts += rframe.samples
-            for packet in astream.encode(rframe):
-                out.mux(packet)
-    for packet in astream.encode():
-        out.mux(packet)
+
+    def timed() -> Iterator[av.AudioFrame]:
+        pts = 0
+        for frame in frames:
+            for rframe in resampler.resample(frame):
+                rframe.pts, rframe.time_base = pts, Fraction(1, AUDIO_RATE)
+                pts += rframe.samples
+                yield rframe
+
+    _encode(out, astream, timed())
 
 
 def make_avi(path: Path, *, seconds: float, size: tuple[int, int] = (64, 48), rate: int = 5) -> Path:
@@ -246,13 +267,7 @@ def make_avi(path: Path, *, seconds: float, size: tuple[int, int] = (64, 48), ra
     with av.open(str(path), "w", format="avi") as out:
         vstream = out.add_stream("mpeg4", rate=rate)
         vstream.width, vstream.height, vstream.pix_fmt = width, height, "yuv420p"
-        for i, frame in enumerate(_pictures("testsrc", seconds, width, height, rate)):
-            picture = frame.reformat(format="yuv420p")
-            picture.pts, picture.time_base = i, Fraction(1, rate)
-            for packet in vstream.encode(picture):
-                out.mux(packet)
-        for packet in vstream.encode():
-            out.mux(packet)
+        _encode(out, vstream, _timed(_pictures("testsrc", seconds, width, height, rate), rate))
     return path
 
 
@@ -321,13 +336,7 @@ def make_rotated(
         vstream.options = {"preset": "ultrafast"}
         vstream.set_display_rotation(rotation)
         astream = out.add_stream("aac", rate=AUDIO_RATE)
-        for i, pixels in enumerate(stored):
-            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24").reformat(format="yuv420p")
-            frame.pts, frame.time_base = i, Fraction(1, rate)
-            for packet in vstream.encode(frame):
-                out.mux(packet)
-        for packet in vstream.encode():
-            out.mux(packet)
+        _encode(out, vstream, _timed((av.VideoFrame.from_ndarray(p, format="rgb24") for p in stored), rate))
         _encode_sound(out, astream, _sounds("tone", seconds, None))
     return path
 
@@ -345,12 +354,7 @@ def make_huge(path: Path, *, size: tuple[int, int] = (16000, 16000), frames: int
         frame = av.VideoFrame(width, height, "yuv420p")
         for plane in frame.planes:
             plane.update(bytes(plane.buffer_size))
-        for i in range(frames):
-            frame.pts, frame.time_base = i, Fraction(1, 30)
-            for packet in vstream.encode(frame):
-                out.mux(packet)
-        for packet in vstream.encode():
-            out.mux(packet)
+        _encode(out, vstream, _timed(itertools.repeat(frame, frames), 30))  # the one frame, not copied
     return path
 
 

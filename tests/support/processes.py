@@ -16,7 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,6 +34,16 @@ def tail(path: Path, lines: int = 30) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return ""
+
+
+def _stats() -> Iterator[tuple[int, list[str]]]:
+    """Every process's pid and the fields of its /proc/<pid>/stat after the
+    command name: state, parent, process group, …"""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            yield int(stat.parent.name), stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
 
 
 def alive(pid: int) -> bool:
@@ -113,15 +123,7 @@ class Server:
 
     def group(self) -> list[int]:
         """Pids in the server's process group (its id is the server's pid)."""
-        members = []
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if int(fields[2]) == self.pid:
-                members.append(int(stat.parent.name))
-        return members
+        return [pid for pid, fields in _stats() if int(fields[2]) == self.pid]
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM the server; SIGKILL it and whatever is left of its group if it lingers."""
@@ -157,12 +159,4 @@ class Server:
             return [int(p) for p in path.read_text().split()]
         except OSError:
             pass
-        found = []
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if int(fields[1]) == self.pid:
-                found.append(int(stat.parent.name))
-        return found
+        return [pid for pid, fields in _stats() if int(fields[1]) == self.pid]

@@ -165,26 +165,16 @@ ENDPOINTS = [
         candidate(201),
         headers={**TUS, "Upload-Length": "10"},
     ),
-    Endpoint(
-        "tus head of the target's upload",
-        "head",
-        url("uploads:upload", "token", "upload.id"),
-        everyone(404),
-        headers=TUS,
-    ),
-    Endpoint(
-        "tus patch of the target's upload",
-        "patch",
-        url("uploads:upload", "token", "upload.id"),
-        everyone(404),
-        headers={**TUS, "Upload-Offset": "0"},
-    ),
-    Endpoint(
-        "tus delete of the target's upload",
-        "delete",
-        url("uploads:upload", "token", "upload.id"),
-        everyone(404),
-        headers=TUS,
+    # The target's upload is nobody's to reach with another token, whatever the method.
+    *(
+        Endpoint(
+            f"tus {method} of the target's upload",
+            method,
+            url("uploads:upload", "token", "upload.id"),
+            everyone(404),
+            headers=headers,
+        )
+        for method, headers in (("head", TUS), ("patch", {**TUS, "Upload-Offset": "0"}), ("delete", TUS))
     ),
     Endpoint(
         "finish the target's upload",
