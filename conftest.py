@@ -16,7 +16,7 @@ from django.test import Client
 from aurio.models import ApiToken
 from invites.models import Invite
 from invites.services import invite_create
-from videos.tests.factories import make_video
+from tests.support.media import make_video
 
 
 @pytest.fixture(scope="session")

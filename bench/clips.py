@@ -1,9 +1,9 @@
-"""Real H.264/AAC MP4 files of about a given size, made with the tests' factory.
+"""Real H.264/AAC MP4 files of about a given size, made with the tests' media maker.
 
 x264 (ultrafast) on FFmpeg's test pattern tops out near 1 MB per second of
 720p30 and 3 MB per second of 1080p60 whatever bitrate is asked, so a size is
 reached by choosing the picture and the length. Past about 330 MB that would
-need more than aurio's 120 s limit, so the largest clips use the factory's
+need more than aurio's 120 s limit, so the largest clips use the media maker's
 "camera" picture (a moving pattern with sensor noise): x264 then gives the
 40 Mbit/s asked, about 5 MB per second of 720p30, and encodes it at about
 25 MB/s, so a 480 MB clip is 96 s long and takes about 20 s to make.
@@ -17,7 +17,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from videos.tests.factories import make_video
+from tests.support.media import make_video
 
 CACHE = Path(__file__).resolve().parent / "results" / "cache"
 MB = 1_000_000

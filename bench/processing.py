@@ -40,7 +40,7 @@ PROFILES = [("720p", 1280, 720, 2_500_000), ("1080p", 1920, 1080, 5_000_000)]
 
 
 def clip(name: str, width: int, height: int, bitrate: int, seconds: int) -> Path:
-    from videos.tests.factories import make_video
+    from tests.support.media import make_video
 
     CACHE.mkdir(parents=True, exist_ok=True)
     path = CACHE / f"take-{name}-{bitrate // 1000}k-{seconds}s.webm"

@@ -641,7 +641,7 @@ class Bench:
         )
 
     def tus_run(self, port: int, path: Path, worker: int, chunk: int) -> dict[str, object]:
-        client = upload.TusUpload(port, self.invite(), path, chunk=chunk)
+        client = upload.TimedTusUpload(port, self.invite(), path, chunk=chunk)
         try:
             with upload.PhasePeaks(worker, "transfer") as peaks:
                 started = time.monotonic()
@@ -649,15 +649,17 @@ class Bench:
                 client.send()
                 sent = time.monotonic()
                 peaks.mark("finish")
-                status, body = client.finish()
+                finished = client.finish()
                 done = time.monotonic()
         finally:
             client.close()
-        if status != 201:
-            raise RuntimeError(f"tus finish of {path.name} answered {status}: {body}")
+        if finished.status != 201:
+            raise RuntimeError(
+                f"tus finish of {path.name} answered {finished.status}: {finished.body[:300]!r}"
+            )
         return self.run_row(
             peaks,
-            video_id=str(body["videoId"]),
+            video_id=str(finished.json()["videoId"]),
             total=done - started,
             transfer=sent - started,
             requests=2 + client.patches,

@@ -1,21 +1,20 @@
-"""Uploads streamed from disk (multipart, and tus 1.0 in chunks), and samplers
-of a process's resident memory."""
+"""Uploads streamed from disk (multipart, and tus 1.0 in chunks with the tests'
+client), and samplers of a process's resident memory."""
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import http.client
 import json
 import secrets
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 from bench.procs import HOST
+from tests.support.server import Reply
+from tests.support.tus import TusUpload
 
 CHUNK = 1 << 20
 
@@ -200,140 +199,24 @@ def _json(raw: bytes) -> dict[str, object]:
     return data if isinstance(data, dict) else {"json": data}
 
 
-class TusFailed(RuntimeError):
-    pass
-
-
-class _Connection(http.client.HTTPConnection):
-    """Counts the TCP connections it opens."""
-
-    opened = 0
-
-    def connect(self) -> None:
-        super().connect()
-        self.opened += 1
-
-
-class TusUpload:
-    """One file sent the way aurio's record page sends it: tus 1.0 creation, then
-    PATCHes of `chunk` bytes each, read from disk 1 MiB at a time, over one
-    persistent connection; then aurio's finish call.
-
-    A request that fails on the wire (not one the server refuses) is resumed as
-    a tus client does: new connection, HEAD for the server's offset, go on.
-    """
-
-    TUS = "1.0.0"
+class TimedTusUpload(TusUpload):
+    """The tests' tus client (tests/support/tus.py) as the benchmark sends a file:
+    from disk, over one persistent connection, without checksums, timing each
+    PATCH; a request that fails is resumed from the server's offset, three
+    times at most."""
 
     def __init__(
         self, port: int, token: str, path: Path, *, chunk: int = 5 * CHUNK, timeout: float = 600
     ) -> None:
-        self.token = token
-        self.path = path
-        self.size = path.stat().st_size
-        self.chunk = chunk
-        self.conn = _Connection(HOST, port, timeout=timeout)
-        self.location = ""
-        self.upload_id = ""
-        self.patches = 0
-        self.resumes = 0
+        super().__init__(port, token, path, chunk=chunk, checksum=False, keep_alive=True, timeout=timeout)
         self.patch_seconds: list[float] = []
 
-    def close(self) -> None:
-        self.conn.close()
+    def patch(self, offset: int) -> Reply:
+        started = time.monotonic()
+        reply = super().patch(offset)
+        self.patch_seconds.append(time.monotonic() - started)
+        return reply
 
-    @property
-    def connections(self) -> int:
-        return self.conn.opened
-
-    def _request(
-        self, method: str, url: str, headers: dict[str, str], body: Iterator[bytes] | bytes = b""
-    ) -> tuple[int, http.client.HTTPMessage, bytes]:
-        self.conn.request(method, url, body=body, headers=headers)
-        response = self.conn.getresponse()
-        raw = response.read()
-        return response.status, response.headers, raw
-
-    def create(self) -> None:
-        def b64(text: str) -> str:
-            return base64.b64encode(text.encode()).decode()
-
-        status, headers, raw = self._request(
-            "POST",
-            f"/api/v1/tus/{self.token}/",
-            {
-                "Tus-Resumable": self.TUS,
-                "Upload-Length": str(self.size),
-                "Upload-Metadata": f"filename {b64(self.path.name)},filetype {b64('video/mp4')}",
-                "Content-Length": "0",
-            },
-        )
-        location = headers.get("Location", "")
-        if status != 201 or not location:
-            raise TusFailed(f"tus creation answered {status} (Location {location!r}): {raw[:300]!r}")
-        self.location = urllib.parse.urlsplit(location).path
-        self.upload_id = self.location.rstrip("/").rsplit("/", 1)[-1]
-
-    def _body(self, f: BinaryIO, offset: int, length: int) -> Iterator[bytes]:
-        f.seek(offset)
-        left = length
-        while left > 0:
-            block = f.read(min(CHUNK, left))
-            if not block:
-                raise TusFailed(f"{self.path} ended early at byte {offset + length - left}")
-            left -= len(block)
-            yield block
-
-    def _server_offset(self) -> int:
-        status, headers, raw = self._request(
-            "HEAD", self.location, {"Tus-Resumable": self.TUS, "Content-Length": "0"}
-        )
-        if status != 200:
-            raise TusFailed(f"tus HEAD answered {status}: {raw[:300]!r}")
-        return int(headers.get("Upload-Offset", "-1"))
-
-    def send(self, max_resumes: int = 3) -> None:
-        """PATCH the whole file, `chunk` bytes per request."""
-        offset = 0
-        with self.path.open("rb") as f:
-            while offset < self.size:
-                length = min(self.chunk, self.size - offset)
-                headers = {
-                    "Tus-Resumable": self.TUS,
-                    "Content-Type": "application/offset+octet-stream",
-                    "Upload-Offset": str(offset),
-                    "Content-Length": str(length),
-                }
-                started = time.monotonic()
-                try:
-                    status, answer, raw = self._request(
-                        "PATCH", self.location, headers, self._body(f, offset, length)
-                    )
-                except (OSError, http.client.HTTPException) as exc:
-                    problem: object = exc
-                    self.conn.close()
-                else:
-                    self.patches += 1
-                    self.patch_seconds.append(time.monotonic() - started)
-                    if status == 204:
-                        moved = int(answer.get("Upload-Offset", "-1"))
-                        if moved != offset + length:
-                            raise TusFailed(f"PATCH at {offset}+{length} left the server at offset {moved}")
-                        offset = moved
-                        continue
-                    if status != 409:
-                        raise TusFailed(f"PATCH at {offset} answered {status}: {raw[:300]!r}")
-                    # The server is elsewhere, e.g. still storing what arrived of
-                    # a cut request when we asked: ask again, as tus-js-client does.
-                    problem = raw[:300]
-                self.resumes += 1
-                if self.resumes > max_resumes:
-                    raise TusFailed(f"PATCH at {offset} failed {self.resumes} times: {problem!r}")
-                time.sleep(0.2 * self.resumes)
-                offset = self._server_offset()
-
-    def finish(self) -> tuple[int, dict[str, object]]:
-        status, _, raw = self._request(
-            "POST", f"/api/v1/uploads/{self.token}/{self.upload_id}/finish", {"Content-Length": "0"}
-        )
-        return status, _json(raw)
+    def send(self) -> None:
+        """PATCH the whole file, `chunk` bytes per request, right after the creation."""
+        self.resume(offset=0, attempts=4, pause=0.2)

@@ -18,9 +18,9 @@ from audit.models import Action, AuditEvent
 from audit.services import Actor
 from invites.models import Invite
 from invites.services import invite_create, invite_revoke
+from tests.support.factories import store_video
 from videos.models import Video
 from videos.services import video_set_tag
-from videos.tests.factories import store_video
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,8 @@ from audit.models import Action, AuditEvent, ObjectType
 from audit.services import CANDIDATE, Actor
 from aurio.middleware import current_request_id
 from invites.models import Invite
+from tests.support.factories import store_video
 from videos.models import Video
-from videos.tests.factories import store_video
 
 pytestmark = pytest.mark.django_db
 

@@ -19,8 +19,8 @@ from django.utils.crypto import get_random_string
 
 from aurio.models import ApiToken
 from invites.models import Invite
+from tests.support.factories import store_video
 from videos.models import Status, Tag, Video
-from videos.tests.factories import store_video
 
 TokenFor = Callable[[User], str]
 

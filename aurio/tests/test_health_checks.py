@@ -23,7 +23,7 @@ from django.utils.module_loading import import_string
 from django_tasks_db.models import DBTaskResult
 
 from aurio import health
-from aurio.tests import s3
+from tests.support import s3
 
 
 @task()

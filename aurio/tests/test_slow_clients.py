@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import http.client
 import io
-import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,8 +27,7 @@ from aurio.slowclients import (
     body_length,
     count_reads,
 )
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.server import HOST, running_aurio
 
 
 def test_body_length_reads_content_length_and_chunked() -> None:
@@ -124,56 +120,15 @@ def test_the_watchdog_ends_overdue_reads_and_leaves_the_others() -> None:
 # --- the real gunicorn ------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def one_thread_gunicorn(tmp_path: Path) -> Iterator[tuple[str, int]]:
     """aurio under gunicorn.conf.py with a single thread and short bounds.
 
     The requests below never need the database (a 404 page, a form body read
-    before any lookup), so the data folder is fresh and not migrated."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.faults.settings",  # static files without collectstatic
-        "SECRET_KEY": "slow-clients-test-key-0123456789abcdefghijklmnopqrstuvwxyz",
-        "AURIO_DATA_DIR": str(tmp_path),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "BIND": f"127.0.0.1:{port}",
-        "WEB_CONCURRENCY": "1",
-        "WEB_THREADS": "1",
-        "WEB_IDLE_TIMEOUT": "1",
-        "WEB_MIN_UPLOAD_RATE": "1000",
-        "ACCESS_LOG": "false",
-    }
-    env.pop("CACHE_URL", None)
-    env.pop("REDIS_URL", None)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "aurio.wsgi"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"gunicorn did not start: {server.stderr.read()!r}") from None  # type: ignore[union-attr]
-                time.sleep(0.1)
-        yield "127.0.0.1", port
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()  # a thread still stuck in a read: what these tests are about
-            server.wait()
+    before any lookup), so the server has none of its own."""
+    bounds = {"WEB_IDLE_TIMEOUT": "1", "WEB_MIN_UPLOAD_RATE": "1000", "ACCESS_LOG": "false"}
+    with running_aurio(tmp_path, None, threads=1, env=bounds) as server:
+        yield HOST, server.port
 
 
 def start_upload(address: tuple[str, int], length: int) -> socket.socket:

@@ -18,8 +18,8 @@ from django.utils import timezone
 from audit.models import Action, AuditEvent
 from audit.tests.trail import assert_no_secrets, last_event, trail
 from invites.models import Invite
+from tests.support.factories import store_video
 from videos.models import Video
-from videos.tests.factories import store_video
 
 pytestmark = pytest.mark.django_db
 

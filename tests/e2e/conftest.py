@@ -4,7 +4,8 @@ Never `playwright install`: the browser is the system package at
 /usr/bin/chromium. Chromium's fake cameras (two of them, so the page offers a
 choice) and microphones stand in for real devices, so the recording page runs
 end to end without hardware. `proxy` puts a fault-injecting proxy between the
-browser and the live server (tests/e2e/faultproxy.py).
+browser and the live server (tests/support/faultproxy.py); `candidate` is a
+candidate with an invite, whose record page a test opens directly or through it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from typing import TYPE_CHECKING
 import pytest
 from pytest_django.live_server_helper import LiveServer
 
-from tests.e2e.faultproxy import FaultProxy, fault_proxy
+from invites.services import invite_create
+from tests.e2e.record_page import Candidate
+from tests.support.faultproxy import FaultProxy, fault_proxy
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, Playwright
@@ -136,3 +139,9 @@ def proxy(live_server: LiveServer) -> Iterator[FaultProxy]:
     host = live_server.thread.host  # type: ignore[attr-defined]
     with fault_proxy("127.0.0.1" if host == "localhost" else host, live_server.thread.port) as p:  # type: ignore[attr-defined]
         yield p
+
+
+@pytest.fixture
+def candidate(transactional_db: None, live_server: LiveServer) -> Candidate:
+    """A candidate with an open invite; `candidate.open(page)` shows them their record page."""
+    return Candidate(invite_create(email="cand@example.com", name="Cand"), live_server.url)

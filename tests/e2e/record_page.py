@@ -6,6 +6,7 @@ import hashlib
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.files.storage import default_storage
@@ -99,6 +100,24 @@ def wait_for_camera(page: Page) -> None:
     expect(page.locator("#nojs")).to_be_hidden()
     expect(page.locator("#start")).to_be_enabled()
     page.wait_for_function("() => document.getElementById('preview').readyState >= 2")
+
+
+@dataclass
+class Candidate:
+    """A candidate with an open invite of their own (the `candidate` fixture), and
+    their record page at the live server's `address` or in front of it (a proxy's)."""
+
+    invite: Invite
+    address: str
+
+    def url(self, address: str | None = None, *, chunk: int | None = None) -> str:
+        return (address or self.address) + record_path(self.invite.token, chunk=chunk)
+
+    def open(self, page: Page, address: str | None = None, *, chunk: int | None = None) -> Page:
+        """Open the record page on `page` and wait until it shows the camera."""
+        page.goto(self.url(address, chunk=chunk))
+        wait_for_camera(page)
+        return page
 
 
 def record_take(page: Page, ms: int = RECORD_MS, button: str = "#start") -> None:

@@ -11,14 +11,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 from pytest_django import Settings
-from pytest_django.live_server_helper import LiveServer
 
 from invites.models import Invite
-from invites.services import invite_create
-from tests.e2e.record_page import expect_done, record_path, record_take, wait_for_camera
+from tests.e2e.record_page import Candidate, expect_done, record_take
+from tests.support.media import make_video
 from uploads.models import Upload
 from videos.models import Video
-from videos.tests.factories import make_video
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -29,13 +27,11 @@ def takes_counted(invite: Invite) -> int:
 
 
 def test_a_chosen_video_file_goes_through_the_same_upload(
-    live_server: LiveServer, browser_page: Page, tmp_path: Path, screenshot: Callable[[Page, str], None]
+    candidate: Candidate, browser_page: Page, tmp_path: Path, screenshot: Callable[[Page, str], None]
 ) -> None:
-    page = browser_page
     clip = make_video(tmp_path / "from-my-phone.webm", seconds=3)
-    invite = invite_create(email="cand@example.com", name="Cand")
-    page.goto(live_server.url + record_path(invite.token))
-    wait_for_camera(page)
+    invite = candidate.invite
+    page = candidate.open(browser_page)
     file_input = page.locator("#file")
     assert file_input.get_attribute("accept") == "video/*"
     assert file_input.get_attribute("capture") == "user"
@@ -60,14 +56,12 @@ def test_a_chosen_video_file_goes_through_the_same_upload(
 
 
 def test_a_file_that_is_not_a_video_is_refused_in_the_servers_words(
-    live_server: LiveServer, browser_page: Page, tmp_path: Path, screenshot: Callable[[Page, str], None]
+    candidate: Candidate, browser_page: Page, tmp_path: Path, screenshot: Callable[[Page, str], None]
 ) -> None:
-    page = browser_page
     notes = tmp_path / "answer.mp4"  # the name says video; the bytes do not
     notes.write_bytes(b"These are my notes, not a video.\n" * 2000)
-    invite = invite_create(email="cand@example.com", name="Cand")
-    page.goto(live_server.url + record_path(invite.token))
-    wait_for_camera(page)
+    invite = candidate.invite
+    page = candidate.open(browser_page)
 
     page.locator("#file").set_input_files(notes)
     expect(page.locator("#status")).to_contain_text("answer.mp4")
@@ -84,13 +78,11 @@ def test_a_file_that_is_not_a_video_is_refused_in_the_servers_words(
 
 
 def test_the_server_refuses_a_take_past_the_limit_and_the_last_one_can_still_be_sent(
-    live_server: LiveServer, browser_page: Page, settings: Settings
+    candidate: Candidate, browser_page: Page, settings: Settings
 ) -> None:
     settings.AURIO_MAX_ATTEMPTS = 1
-    page = browser_page
-    invite = invite_create(email="cand@example.com", name="Cand")
-    page.goto(live_server.url + record_path(invite.token))
-    wait_for_camera(page)
+    invite = candidate.invite
+    page = candidate.open(browser_page)
     expect(page.locator("#status")).to_contain_text("up to 1 take.")
 
     record_take(page, ms=1_000)

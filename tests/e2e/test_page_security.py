@@ -33,10 +33,10 @@ from aurio.models import ApiToken
 from invites.models import Invite
 from invites.services import invite_create, invite_revoke
 from tests.e2e.conftest import TIMEOUT_MS
+from tests.support.factories import store_video
 from uploads.models import Upload
 from videos import processing
 from videos.models import Status, Video
-from videos.tests.factories import store_video
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page

@@ -18,8 +18,8 @@ from playwright.sync_api import Page, expect
 from pytest_django.live_server_helper import LiveServer
 
 from invites.models import Invite
-from invites.services import invite_create
 from tests.e2e.record_page import (
+    Candidate,
     expect_done,
     kept_take,
     kept_take_count,
@@ -64,10 +64,6 @@ async (seconds) => {
   return player.currentTime;
 }
 """
-
-
-def record_url(live_server: LiveServer, token: str) -> str:
-    return live_server.url + record_path(token)
 
 
 def record_and_submit(page: Page, invite: Invite, screenshot: Callable[[Page, str], None]) -> None:
@@ -116,11 +112,11 @@ def log_in_to_admin(page: Page, live_server: LiveServer, username: str, password
 
 
 def test_candidate_records_and_recruiter_plays_seeks_and_tags(
-    live_server: LiveServer, browser_page: Page, screenshot: Callable[[Page, str], None]
+    candidate: Candidate, live_server: LiveServer, browser_page: Page, screenshot: Callable[[Page, str], None]
 ) -> None:
     page = browser_page
-    invite = invite_create(email="cand@example.com", name="Cand")
-    page.goto(record_url(live_server, invite.token))
+    invite = candidate.invite
+    page.goto(candidate.url())
     record_and_submit(page, invite, screenshot)
 
     # Both sides of the write: the row and the stored file.
@@ -159,12 +155,12 @@ def test_candidate_records_and_recruiter_plays_seeks_and_tags(
 
 
 def test_recording_stops_by_itself_at_the_limit_and_can_be_redone(
-    live_server: LiveServer, browser_page: Page
+    candidate: Candidate, browser_page: Page
 ) -> None:
     page = browser_page
-    invite = invite_create(email="cand@example.com", name="Cand")
+    invite = candidate.invite
     with override_settings(AURIO_MAX_DURATION_SECONDS=2):
-        page.goto(record_url(live_server, invite.token))
+        page.goto(candidate.url())
     expect(page.locator("#remaining")).to_have_text("0:02")
 
     page.click("#start")
@@ -187,12 +183,10 @@ def test_recording_stops_by_itself_at_the_limit_and_can_be_redone(
 
 
 def test_a_take_can_be_recorded_again_and_the_last_one_is_sent(
-    live_server: LiveServer, browser_page: Page
+    candidate: Candidate, browser_page: Page
 ) -> None:
-    page = browser_page
-    invite = invite_create(email="cand@example.com", name="Cand")
-    page.goto(record_url(live_server, invite.token))
-    wait_for_camera(page)
+    invite = candidate.invite
+    page = candidate.open(browser_page)
     record_take(page, ms=1_000)
     first = kept_take(page)
     record_take(page, ms=2_500, button="#rerecord")
@@ -207,10 +201,9 @@ def test_a_take_can_be_recorded_again_and_the_last_one_is_sent(
 
 
 def test_refused_camera_explains_how_to_allow_it(
-    live_server: LiveServer, denied_page: Page, screenshot: Callable[[Page, str], None]
+    candidate: Candidate, denied_page: Page, screenshot: Callable[[Page, str], None]
 ) -> None:
-    invite = invite_create(email="cand@example.com", name="Cand")
-    denied_page.goto(record_url(live_server, invite.token))
+    denied_page.goto(candidate.url())
 
     error = denied_page.locator("#error")
     expect(error).to_be_visible()
@@ -223,7 +216,7 @@ def test_refused_camera_explains_how_to_allow_it(
 
 
 def test_unknown_link_gets_a_friendly_404(live_server: LiveServer, browser_page: Page) -> None:
-    response = browser_page.goto(record_url(live_server, "no-such-token"))
+    response = browser_page.goto(live_server.url + record_path("no-such-token"))
 
     assert response is not None
     assert response.status == 404

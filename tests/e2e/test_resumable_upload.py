@@ -1,5 +1,5 @@
 """The take survives the network and the tab: a real Chromium, a fault-injecting
-proxy (tests/e2e/faultproxy.py) between it and the live server.
+proxy (tests/support/faultproxy.py) between it and the live server.
 
 Some takes travel in fixed 64 KB tus chunks (`?chunk=` on the page's URL), so a
 cut lands mid-upload; others in the PATCHes the page sizes by itself from the
@@ -21,28 +21,26 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, Route, expect
 from pytest_django import Settings
-from pytest_django.live_server_helper import LiveServer
 
-from invites.services import invite_create
-from tests.e2e.faultproxy import FaultProxy, Request
 from tests.e2e.record_page import (
     FIRST_CHUNK,
     MAX_CHUNK,
     MIN_CHUNK,
     SMALL_CHUNK,
+    Candidate,
     capture_received_upload,
     expect_done,
     kept_take,
     kept_take_count,
     page_bytes,
-    record_path,
     record_take,
     wait_for_camera,
     wait_until,
 )
+from tests.support.faultproxy import FaultProxy, Request
+from tests.support.media import make_video
 from uploads.models import Upload
 from videos.models import Video
-from videos.tests.factories import make_video
 
 # Long enough that the page's own PATCHes (FIRST_CHUNK, then sized by speed) are
 # several, short enough to stay well under the old 5 MiB PATCH: about 600 KB.
@@ -105,12 +103,10 @@ def assert_one_video_from(
 
 
 def test_upload_resumes_after_the_connection_is_cut(
-    live_server: LiveServer, proxy: FaultProxy, browser_page: Page, screenshot: Callable[[Page, str], None]
+    candidate: Candidate, proxy: FaultProxy, browser_page: Page, screenshot: Callable[[Page, str], None]
 ) -> None:
-    page = browser_page
-    invite = invite_create(email="cand@example.com", name="Cand")
-    page.goto(proxy.url + record_path(invite.token, chunk=SMALL_CHUNK))
-    wait_for_camera(page)
+    invite = candidate.invite
+    page = candidate.open(browser_page, proxy.url, chunk=SMALL_CHUNK)
     record_take(page)
     kept = kept_take(page)
     assert kept["size"] > 3 * SMALL_CHUNK, "the take should need several requests"
@@ -139,12 +135,10 @@ def test_upload_resumes_after_the_connection_is_cut(
 
 
 def test_a_small_take_keeps_what_arrived_when_the_connection_is_cut(
-    live_server: LiveServer, proxy: FaultProxy, browser_page: Page
+    candidate: Candidate, proxy: FaultProxy, browser_page: Page
 ) -> None:
-    page = browser_page
-    invite = invite_create(email="cand@example.com", name="Cand")
-    page.goto(proxy.url + record_path(invite.token))  # no ?chunk=: the page sizes its PATCHes
-    wait_for_camera(page)
+    invite = candidate.invite
+    page = candidate.open(browser_page, proxy.url)  # no ?chunk=: the page sizes its PATCHes
     record_take(page, ms=SMALL_TAKE_MS)
     kept = kept_take(page)
     assert 2 * FIRST_CHUNK < kept["size"] < 5 * 1024 * 1024, kept
@@ -177,12 +171,10 @@ def test_a_small_take_keeps_what_arrived_when_the_connection_is_cut(
 
 
 def test_reloading_mid_upload_carries_on_by_itself_from_the_servers_offset(
-    live_server: LiveServer, proxy: FaultProxy, browser_page: Page, screenshot: Callable[[Page, str], None]
+    candidate: Candidate, proxy: FaultProxy, browser_page: Page, screenshot: Callable[[Page, str], None]
 ) -> None:
-    page = browser_page
-    invite = invite_create(email="cand@example.com", name="Cand")
-    page.goto(proxy.url + record_path(invite.token))
-    wait_for_camera(page)
+    invite = candidate.invite
+    page = candidate.open(browser_page, proxy.url)
     record_take(page, ms=SMALL_TAKE_MS)
     kept = kept_take(page)
     received = capture_received_upload(page)  # the route outlives the reload
@@ -230,13 +222,11 @@ def test_reloading_mid_upload_carries_on_by_itself_from_the_servers_offset(
 
 
 def test_a_take_whose_upload_expired_while_the_page_was_closed_is_sent_again_by_itself(
-    live_server: LiveServer, proxy: FaultProxy, browser_page: Page
+    candidate: Candidate, proxy: FaultProxy, browser_page: Page
 ) -> None:
-    page = browser_page
-    invite = invite_create(email="cand@example.com", name="Cand")
-    url = proxy.url + record_path(invite.token)
-    page.goto(url)
-    wait_for_camera(page)
+    invite = candidate.invite
+    url = candidate.url(proxy.url)
+    page = candidate.open(browser_page, proxy.url)
     record_take(page, ms=SMALL_TAKE_MS)
     kept = kept_take(page)
     received = capture_received_upload(page)
@@ -268,12 +258,10 @@ def test_a_take_whose_upload_expired_while_the_page_was_closed_is_sent_again_by_
 
 
 def test_a_take_recorded_but_not_submitted_is_offered_after_a_reload_not_sent(
-    live_server: LiveServer, proxy: FaultProxy, browser_page: Page, screenshot: Callable[[Page, str], None]
+    candidate: Candidate, proxy: FaultProxy, browser_page: Page, screenshot: Callable[[Page, str], None]
 ) -> None:
-    page = browser_page
-    invite = invite_create(email="cand@example.com", name="Cand")
-    page.goto(proxy.url + record_path(invite.token))
-    wait_for_camera(page)
+    invite = candidate.invite
+    page = candidate.open(browser_page, proxy.url)
     record_take(page, ms=1_000)
     kept_take(page)
 
@@ -294,17 +282,15 @@ def test_a_take_recorded_but_not_submitted_is_offered_after_a_reload_not_sent(
 
 
 def test_patches_grow_while_they_arrive_quickly(
-    live_server: LiveServer, proxy: FaultProxy, browser_page: Page, tmp_path: Path
+    candidate: Candidate, proxy: FaultProxy, browser_page: Page, tmp_path: Path
 ) -> None:
-    page = browser_page
     clip = make_video(
         tmp_path / "answer.webm", seconds=6, picture="camera", size=(640, 480), bitrate=4_000_000
     )
     length = clip.stat().st_size
     assert length > 4 * 1024 * 1024
-    invite = invite_create(email="cand@example.com", name="Cand")
-    page.goto(proxy.url + record_path(invite.token))
-    wait_for_camera(page)
+    invite = candidate.invite
+    page = candidate.open(browser_page, proxy.url)
     page.locator("#file").set_input_files(clip)
     page.click("#submit")
     expect_done(page, invite)
@@ -318,12 +304,10 @@ def test_patches_grow_while_they_arrive_quickly(
 
 
 def test_patches_shrink_on_a_slow_line_but_not_below_the_servers_minimum(
-    live_server: LiveServer, proxy: FaultProxy, browser_page: Page
+    candidate: Candidate, proxy: FaultProxy, browser_page: Page
 ) -> None:
-    page = browser_page
-    invite = invite_create(email="cand@example.com", name="Cand")
-    page.goto(proxy.url + record_path(invite.token))
-    wait_for_camera(page)
+    invite = candidate.invite
+    page = candidate.open(browser_page, proxy.url)
     record_take(page, ms=SMALL_TAKE_MS)
     kept = kept_take(page)
 
@@ -343,12 +327,10 @@ def test_patches_shrink_on_a_slow_line_but_not_below_the_servers_minimum(
 
 
 def test_upload_waits_while_offline_and_carries_on_when_back(
-    live_server: LiveServer, phone_page: Page, screenshot: Callable[[Page, str], None]
+    candidate: Candidate, phone_page: Page, screenshot: Callable[[Page, str], None]
 ) -> None:
-    page = phone_page
-    invite = invite_create(email="cand@example.com", name="Cand")
-    page.goto(live_server.url + record_path(invite.token, chunk=SMALL_CHUNK))
-    wait_for_camera(page)
+    invite = candidate.invite
+    page = candidate.open(phone_page, chunk=SMALL_CHUNK)
     record_take(page)
     kept = kept_take(page)
 
@@ -366,12 +348,10 @@ def test_upload_waits_while_offline_and_carries_on_when_back(
 
 
 def test_discarding_the_earlier_take_goes_back_to_the_camera(
-    live_server: LiveServer, browser_page: Page
+    candidate: Candidate, browser_page: Page
 ) -> None:
-    page = browser_page
-    invite = invite_create(email="cand@example.com", name="Cand")
-    page.goto(live_server.url + record_path(invite.token))
-    wait_for_camera(page)
+    invite = candidate.invite
+    page = candidate.open(browser_page)
     record_take(page, ms=1_000)
     kept_take(page)
 
@@ -386,12 +366,10 @@ def test_discarding_the_earlier_take_goes_back_to_the_camera(
 
 
 def test_a_lost_answer_to_finish_is_retried_and_makes_one_video(
-    live_server: LiveServer, browser_page: Page
+    candidate: Candidate, browser_page: Page
 ) -> None:
-    page = browser_page
-    invite = invite_create(email="cand@example.com", name="Cand")
-    page.goto(live_server.url + record_path(invite.token))
-    wait_for_camera(page)
+    invite = candidate.invite
+    page = candidate.open(browser_page)
     record_take(page, ms=1_500)
     finishes: list[int] = []
 
@@ -413,17 +391,15 @@ def test_a_lost_answer_to_finish_is_retried_and_makes_one_video(
 
 
 def test_a_server_that_takes_smaller_patches_gets_them(
-    live_server: LiveServer, proxy: FaultProxy, browser_page: Page, tmp_path: Path, settings: Settings
+    candidate: Candidate, proxy: FaultProxy, browser_page: Page, tmp_path: Path, settings: Settings
 ) -> None:
     settings.AURIO_MAX_CHUNK_BYTES = 400_000  # an operator's lower AURIO_MAX_CHUNK_BYTES
-    page = browser_page
     clip = make_video(
         tmp_path / "answer.webm", seconds=3, picture="camera", size=(640, 480), bitrate=4_000_000
     )
     length = clip.stat().st_size
-    invite = invite_create(email="cand@example.com", name="Cand")
-    page.goto(proxy.url + record_path(invite.token))
-    wait_for_camera(page)
+    invite = candidate.invite
+    page = candidate.open(browser_page, proxy.url)
     page.locator("#file").set_input_files(clip)
     page.click("#submit")
     expect_done(page, invite)
@@ -439,17 +415,15 @@ def test_a_server_that_takes_smaller_patches_gets_them(
 
 
 def test_a_server_that_wants_larger_patches_gets_them(
-    live_server: LiveServer, proxy: FaultProxy, browser_page: Page, tmp_path: Path, settings: Settings
+    candidate: Candidate, proxy: FaultProxy, browser_page: Page, tmp_path: Path, settings: Settings
 ) -> None:
     settings.AURIO_MIN_CHUNK_BYTES = 300_000  # an operator's higher AURIO_MIN_CHUNK_BYTES
-    page = browser_page
     clip = make_video(
         tmp_path / "answer.webm", seconds=3, picture="camera", size=(640, 480), bitrate=4_000_000
     )
     length = clip.stat().st_size
-    invite = invite_create(email="cand@example.com", name="Cand")
-    page.goto(proxy.url + record_path(invite.token))
-    wait_for_camera(page)
+    invite = candidate.invite
+    page = candidate.open(browser_page, proxy.url)
     page.locator("#file").set_input_files(clip)
     page.click("#submit")
     expect_done(page, invite)

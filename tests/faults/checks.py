@@ -3,8 +3,8 @@ server keeps of an upload, and what a recruiter sees of it."""
 
 from __future__ import annotations
 
-from tests.faults.server import AurioServer
-from tests.faults.tus import TusUpload, sha256
+from tests.support.server import AurioServer
+from tests.support.tus import TusUpload, sha256
 
 
 def assert_not_submitted(server: AurioServer, invite_id: str) -> None:
@@ -15,9 +15,20 @@ def assert_not_submitted(server: AurioServer, invite_id: str) -> None:
     assert server.videos_of(invite_id) == []
 
 
+def stored_chunks(server: AurioServer, tus: TusUpload) -> list[tuple[int, int, str]]:
+    """(offset, size, sha256) of the chunks the server has committed, in order."""
+    return [
+        (int(offset), int(size), str(digest))
+        for offset, size, digest in server.database.rows(
+            'SELECT "offset", size, sha256 FROM uploads_chunk WHERE upload_id = %s ORDER BY "offset"',
+            tus.upload_id,
+        )
+    ]
+
+
 def assert_chunks_match_source(server: AurioServer, tus: TusUpload, offset: int) -> None:
     """The server's committed chunks cover [0, offset) without a gap and hold the source's bytes."""
-    chunks = tus.stored_chunks(server.database)
+    chunks = stored_chunks(server, tus)
     assert [start for start, _, _ in chunks] == [sum(c[1] for c in chunks[:i]) for i in range(len(chunks))]
     assert sum(size for _, size, _ in chunks) == offset
     for start, size, digest in chunks:

@@ -1,5 +1,5 @@
 """Fixtures of the fault tests: aurio under real gunicorn with its own
-PostgreSQL database (tests/faults/server.py), and a video big enough that an
+PostgreSQL database (tests/support/server.py), and a video big enough that an
 upload takes several chunks and a stream can be cut in the middle.
 
 A test that starts a server runs once per `make test`, in the SQLite run: the
@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from django.conf import settings
 
-from tests.faults.server import AurioServer, Template, postgres_answers, running_aurio
-from videos.tests.factories import make_video
+from tests.support.media import make_video
+from tests.support.server import AurioServer, Template, postgres_answers, running_aurio
 
 
 def _require_postgres() -> None:

@@ -5,7 +5,7 @@ uploaded is kept, and the upload carries on and finishes once it is back.
 
 In process, aurio.middleware.DatabaseUnavailableMiddleware is tested through
 a test-only URLconf (tests/faults/urls.py). Under real gunicorn, the
-fault-injecting proxy (tests/e2e/faultproxy.py) stands between aurio and
+fault-injecting proxy (tests/support/faultproxy.py) stands between aurio and
 PostgreSQL: refusing connections there is the database being down.
 """
 
@@ -24,10 +24,10 @@ from pymongo.errors import AutoReconnect, OperationFailure, ServerSelectionTimeo
 
 from aurio.middleware import DATABASE_RETRY_AFTER_SECONDS, database_unreachable
 from invites.models import Invite
-from tests.e2e.faultproxy import FaultProxy, fault_proxy
 from tests.faults.checks import assert_kept_but_not_submitted, resume_and_finish
-from tests.faults.server import AurioServer, Reply, Template, postgres_address, wait_until
-from tests.faults.tus import MIB, TUS, TusUpload
+from tests.support.faultproxy import FaultProxy, fault_proxy
+from tests.support.server import AurioServer, Reply, Template, postgres_address, wait_until
+from tests.support.tus import MIB, TUS, TusUpload
 
 RETRY_AFTER = str(DATABASE_RETRY_AFTER_SECONDS)
 

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.procs import Server, free_port
-from tests.faults.server import HOST, REPO, WIRE_ERRORS, AurioServer, fetch, wait_until
-from tests.faults.tus import TusUpload
+from tests.support.processes import Server, free_port
+from tests.support.server import HOST, REPO, WIRE_ERRORS, AurioServer, fetch, wait_until
+from tests.support.tus import TusUpload
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 CONFIG = REPO / "deploy" / "nginx" / "aurio.conf"

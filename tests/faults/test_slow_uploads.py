@@ -16,8 +16,8 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.faults.server import HOST, AurioServer
-from tests.faults.tus import TUS
+from tests.support.server import HOST, AurioServer
+from tests.support.tus import TUS
 
 GRACE = 2.0
 MIN_RATE = 10_000

@@ -1,5 +1,5 @@
 """Storage failing mid-write, for real: aurio's S3 storage talks HTTP to moto's
-S3 server through the fault-injecting proxy (tests/e2e/faultproxy.py), and the
+S3 server through the fault-injecting proxy (tests/support/faultproxy.py), and the
 proxy cuts the connection part-way through a write, or refuses connections
 (the store is down). The web side is Django's test client; what is real is
 the S3 protocol, the network errors boto3 sees, and its own retries.
@@ -28,13 +28,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from aurio.tests import s3
 from invites.models import Invite, InviteStatus
-from tests.e2e.faultproxy import FaultProxy, fault_proxy
+from tests.support import s3
+from tests.support.faultproxy import FaultProxy, fault_proxy
+from tests.support.media import make_video
 from uploads.models import Chunk, Upload
 from uploads.tests.test_tus import TUS, create, patch
 from videos.models import Status, Video
-from videos.tests.factories import make_video
 
 FOREVER = 3600.0  # "until the test lifts it": refuse_for(0) brings the store back
 RETRY_ADVICE = re.compile(r"retry|try again", re.IGNORECASE)

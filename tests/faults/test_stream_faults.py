@@ -1,6 +1,6 @@
 """Playback meets a dropped connection: the stream endpoint under real gunicorn
 (sendfile), behind the fault-injecting proxy cutting the server-to-client
-direction (tests/e2e/faultproxy.py).
+direction (tests/support/faultproxy.py).
 
 A cut download is never mistaken for a whole one (the body is shorter than its
 Content-Length), the client resumes it with Range and If-Range, and the joined
@@ -16,9 +16,9 @@ from email.message import Message
 
 import pytest
 
-from tests.e2e.faultproxy import FaultProxy, fault_proxy
-from tests.faults.server import HOST, WIRE_ERRORS, AurioServer
-from tests.faults.tus import MIB, TusUpload
+from tests.support.faultproxy import FaultProxy, fault_proxy
+from tests.support.server import HOST, WIRE_ERRORS, AurioServer
+from tests.support.tus import MIB, TusUpload
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """Uploads meet a crashing web process and a misbehaving network.
 
-aurio runs under real gunicorn (tests/faults/server.py); the client is a plain
-tus client (tests/faults/tus.py) sending an ~8 MB MP4 in 1 MiB chunks, directly
-or through the fault-injecting proxy (tests/e2e/faultproxy.py). In every case
+aurio runs under real gunicorn (tests/support/server.py); the client is a plain
+tus client (tests/support/tus.py) sending an ~8 MB MP4 in 1 MiB chunks, directly
+or through the fault-injecting proxy (tests/support/faultproxy.py). In every case
 the outcome is checked on the server's side: its committed chunks match the
 source byte for byte, the SHA-256 it records for the assembled upload is the
 source's, and exactly one video exists, none before the candidate finishes.
@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.e2e.faultproxy import FaultProxy, fault_proxy
 from tests.faults.checks import assert_kept_but_not_submitted, assert_one_identical_video, resume_and_finish
-from tests.faults.server import HOST, WIRE_ERRORS, AurioServer, wait_until
-from tests.faults.tus import MIB, TusUpload
+from tests.support.faultproxy import FaultProxy, fault_proxy
+from tests.support.server import HOST, WIRE_ERRORS, AurioServer, wait_until
+from tests.support.tus import MIB, TusUpload
 
 
 @pytest.fixture

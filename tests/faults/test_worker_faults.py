@@ -30,10 +30,11 @@ from pytest_django import Settings
 
 from invites.models import Invite
 from tests.faults.worker_processes import Worker, environment, wait_for
+from tests.support.factories import store_video, stored_names
+from tests.support.media import make_video
 from videos import tasks
 from videos.models import Status, Video
 from videos.tests import test_tasks_redis
-from videos.tests.factories import make_video, store_video, stored_names
 
 # The Redis test's fixtures: a Redis to use, and a queue prefix of the test's own.
 redis_url = test_tasks_redis.redis_url

@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 from django.tasks import task
 
-from bench.procs import Server, free_port, tail
-from tests.faults.server import HOST, REPO, WIRE_ERRORS, fetch, wait_until
+from tests.support.processes import Server, alive, free_port, tail
+from tests.support.server import HOST, REPO, WIRE_ERRORS, clean_env, fetch, wait_until
 
 SECRET = "worker-restarts-secret-key-not-for-production-0123456789abcdefgh"
 
@@ -38,16 +38,9 @@ def leave_a_mark(path: str) -> None:
 
 def aurio_env(data_dir: Path, **extra: str) -> dict[str, str]:
     """aurio's own settings (not the suite's) on a SQLite database in `data_dir`."""
-    env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG", "TMPDIR") if key in os.environ}
-    env.update(
-        SECRET_KEY=SECRET,
-        AURIO_DATA_DIR=str(data_dir),
-        LOG_FORMAT="text",
-        PYTHONDONTWRITEBYTECODE="1",
-        ACCESS_LOG="false",
-        **extra,
+    return clean_env(
+        SECRET_KEY=SECRET, AURIO_DATA_DIR=str(data_dir), LOG_FORMAT="text", ACCESS_LOG="false", **extra
     )
-    return env
 
 
 @pytest.fixture(scope="module")
@@ -82,13 +75,6 @@ def children(pid: int) -> dict[int, str]:
             except OSError:
                 continue
     return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ import av
 import numpy as np
 import pytest
 
+from tests.support.media import face_picture, speechlike
 from videos import analysis
 from videos.analysis import Findings, PictureFindings, SoundFindings, suggest
-from videos.tests.factories import _face, speechlike
 
 RATE = analysis.AUDIO_RATE
 
@@ -127,7 +127,7 @@ def test_a_test_pattern_is_lit_and_has_no_face() -> None:
 
 def test_a_photographed_face_is_found() -> None:
     canvas = gray(170).copy()
-    face = _face(220)[:, :, 1]  # the green channel is a fair grayscale
+    face = face_picture(220)[:, :, 1]  # the green channel is a fair grayscale
     canvas[70:290, 210:430] = face
     look = analysis.look_at(canvas)
     assert look.face and not look.dark
@@ -199,7 +199,7 @@ def test_advance_is_never_suggested() -> None:
 
 def face_canvas() -> np.ndarray:
     canvas = gray(170).copy()
-    canvas[70:290, 210:430] = _face(220)[:, :, 1]
+    canvas[70:290, 210:430] = face_picture(220)[:, :, 1]
     return canvas
 
 

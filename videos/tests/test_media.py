@@ -5,8 +5,8 @@ from pathlib import Path
 import av
 import pytest
 
+from tests.support.media import make_video
 from videos import media
-from videos.tests.factories import make_video
 
 
 @pytest.mark.parametrize(

@@ -16,9 +16,10 @@ from django.test import Client
 from pytest_django import Settings
 
 from invites.models import Invite, InviteStatus
+from tests.support.factories import store_video, stored_names
+from tests.support.media import lie_about_length, make_avi, make_video
 from videos import media, processing, transcode
 from videos.models import Status, Video
-from videos.tests.factories import lie_about_length, make_avi, make_video, store_video, stored_names
 
 TEN_MINUTES = 600
 

@@ -15,10 +15,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from aurio.errors import Refused
 from invites.models import Invite
+from tests.support.media import make_video
 from uploads.accept import video_accept_upload
 from videos import media
 from videos.models import Video
-from videos.tests.factories import make_video
 
 
 def make_packet_storm(path: Path, *, seconds: int = 110, rate: int = 8000, tracks: int = 2) -> Path:

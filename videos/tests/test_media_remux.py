@@ -18,9 +18,9 @@ from django.http import HttpResponse
 from django.test import Client
 
 from invites.models import Invite
+from tests.support.media import make_obs_mkv, packets_of
 from videos import media
 from videos.models import Video
-from videos.tests.factories import make_obs_mkv, packets_of
 
 
 @pytest.fixture(scope="session")

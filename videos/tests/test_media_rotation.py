@@ -19,9 +19,10 @@ from django.test import Client
 from pytest_django import Settings
 
 from invites.models import Invite
+from tests.support.factories import store_video
+from tests.support.media import make_rotated
 from videos import media, processing
 from videos.models import Status, Video
-from videos.tests.factories import make_rotated, store_video
 
 pytestmark = pytest.mark.usefixtures("media_root")
 

@@ -19,8 +19,8 @@ from pytest_django import Settings
 
 from invites.models import Invite
 from invites.services import invite_create
+from tests.support.factories import store_video
 from videos.models import Video
-from videos.tests.factories import store_video
 
 pytestmark = pytest.mark.django_db
 

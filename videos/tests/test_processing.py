@@ -22,10 +22,11 @@ from django.urls import reverse
 from pytest_django import Settings
 
 from invites.models import Invite
+from tests.support.factories import store_video, stored_names
+from tests.support.media import make_audio_only, make_video
 from uploads.accept import video_accept_upload
 from videos import processing
 from videos.models import Status, Tag, Video
-from videos.tests.factories import make_audio_only, make_video, store_video, stored_names
 
 pytestmark = pytest.mark.django_db
 

@@ -18,9 +18,9 @@ import pytest
 from pytest_django import Settings
 
 from invites.models import Invite
+from tests.support.factories import store_video, stored_names
 from videos import processing
 from videos.models import Status, Tag
-from videos.tests.factories import store_video, stored_names
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
 

@@ -25,9 +25,10 @@ from pytest_django import Settings
 
 from invites.models import Invite, InviteStatus
 from invites.services import invite_create
+from tests.support.factories import store_video, stored_names
+from tests.support.media import make_video
 from videos import media, processing, tasks, transcode
 from videos.models import Status, Video
-from videos.tests.factories import make_video, store_video, stored_names
 from videos.tests.test_tasks import run_worker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +53,7 @@ def in_a_child(code: str) -> str:
 def bomb(media_dir: Path) -> Path:
     """16000×16000, two black frames: 750 KB. Encoding it takes x264 2.6 GB, in a child."""
     path = media_dir / "bomb.mp4"
-    make = "from pathlib import Path\nfrom videos.tests.factories import make_huge\nmake_huge(Path({path!r}))"
+    make = "from pathlib import Path\nfrom tests.support.media import make_huge\nmake_huge(Path({path!r}))"
     in_a_child(make.format(path=str(path)))
     return path
 

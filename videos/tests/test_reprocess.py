@@ -17,8 +17,8 @@ from pytest_django import Settings
 from audit.models import Action, AuditEvent
 from invites.models import Invite
 from invites.services import invite_create
+from tests.support.factories import store_video, stored_names
 from videos.models import Status, Tag, Video
-from videos.tests.factories import store_video, stored_names
 
 pytestmark = pytest.mark.django_db
 

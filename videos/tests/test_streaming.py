@@ -23,9 +23,9 @@ from django.utils.http import http_date
 from gunicorn.http.wsgi import FileWrapper as GunicornFileWrapper
 
 from invites.models import Invite
+from tests.support.factories import store_video
 from videos.models import Status, Video
 from videos.streaming import CHUNK, Unsatisfiable, parse_range, stream_video
-from videos.tests.factories import store_video
 
 SIZE = 600_000  # more than two CHUNKs, so the generator path loops
 

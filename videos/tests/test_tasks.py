@@ -17,10 +17,10 @@ from django_tasks_db.models import DBTaskResult
 from pytest_django import Settings
 
 from invites.models import Invite
+from tests.support.factories import store_video, stored_names
 from uploads.accept import video_accept_upload
 from videos import processing, tasks
 from videos.models import Status, Video
-from videos.tests.factories import store_video, stored_names
 
 IMMEDIATE = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
 

@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -39,10 +38,11 @@ from rq.serializers import JSONSerializer
 
 from aurio.tasks_redis import EXECUTE, RedisBackend
 from invites.models import Invite
+from tests.support.factories import stored_names
+from tests.support.processes import free_port
 from uploads.accept import video_accept_upload
 from videos import processing, tasks
 from videos.models import Status, Video
-from videos.tests.factories import stored_names
 
 SHARED_REDIS = "redis://127.0.0.1:6379/0"
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,12 +53,6 @@ def _answers(url: str) -> bool:
         return bool(Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2).ping())
     except (RedisError, OSError):
         return False
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -76,7 +70,7 @@ def redis_url() -> Iterator[str]:
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,
@@ -320,7 +314,7 @@ def test_an_upload_is_kept_when_redis_is_down(
     redis_tasks: dict[str, Any], settings: Settings, invite: Invite, recorder_webm: Path
 ) -> None:
     up = settings.TASKS
-    nothing_listens = f"redis://127.0.0.1:{_free_port()}/0"
+    nothing_listens = f"redis://127.0.0.1:{free_port()}/0"
     settings.TASKS = {"default": {**up["default"], "OPTIONS": {**redis_tasks, "url": nothing_listens}}}
     video = upload(invite, recorder_webm)
     assert video.status == Status.UPLOADED

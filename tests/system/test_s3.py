@@ -22,8 +22,8 @@ from django.core.management import CommandError, call_command
 from django.test import Client, override_settings
 from django.urls import reverse
 
-from aurio.tests import s3
 from invites.models import Invite
+from tests.support import s3
 from uploads.tests.test_tus import TUS, create, patch
 from videos import processing
 from videos.models import Status, Video

@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +34,10 @@ from aurio.logs import redact
 from aurio.models import ApiToken
 from invites.models import Invite
 from invites.services import invite_create
+from tests.support.factories import store_video
 from uploads.models import Upload
 from uploads.services import upload_create
 from videos.models import Video
-from videos.tests.factories import store_video
 
 pytestmark = pytest.mark.django_db
 
@@ -121,6 +122,16 @@ class Endpoint:
         return self.name
 
 
+def url(name: str, *args: str) -> Callable[[Cast, str], str]:
+    """The URL `name` as a role asks for it; each argument is "token" (the role's)
+    or where in the cast to find it ("video.id")."""
+
+    def build(cast: Cast, token: str) -> str:
+        return reverse(name, args=[token if arg == "token" else attrgetter(arg)(cast) for arg in args])
+
+    return build
+
+
 def everyone(status: int | str, **exceptions: int | str) -> dict[str, int | str]:
     return {role: exceptions.get(role, status) for role in ROLES}
 
@@ -142,152 +153,88 @@ def candidate(status: int) -> dict[str, int | str]:
 
 ENDPOINTS = [
     # --- candidate pages and API (authorised by the token in the path) ---
-    Endpoint("record page", "get", lambda c, t: reverse("invites:record", args=[t]), candidate(200)),
-    Endpoint("done page", "get", lambda c, t: reverse("invites:done", args=[t]), candidate(410)),
-    Endpoint("check invite", "get", lambda c, t: reverse("api:check_invite", args=[t]), candidate(200)),
-    Endpoint("start take", "post", lambda c, t: reverse("api:start_take", args=[t]), candidate(201)),
-    Endpoint("upload (no file)", "post", lambda c, t: reverse("api:upload_video", args=[t]), candidate(400)),
+    Endpoint("record page", "get", url("invites:record", "token"), candidate(200)),
+    Endpoint("done page", "get", url("invites:done", "token"), candidate(410)),
+    Endpoint("check invite", "get", url("api:check_invite", "token"), candidate(200)),
+    Endpoint("start take", "post", url("api:start_take", "token"), candidate(201)),
+    Endpoint("upload (no file)", "post", url("api:upload_video", "token"), candidate(400)),
     Endpoint(
         "tus create",
         "post",
-        lambda c, t: reverse("uploads:uploads", args=[t]),
+        url("uploads:uploads", "token"),
         candidate(201),
         headers={**TUS, "Upload-Length": "10"},
     ),
-    Endpoint(
-        "tus head of the target's upload",
-        "head",
-        lambda c, t: reverse("uploads:upload", args=[t, c.upload.id]),
-        everyone(404),
-        headers=TUS,
-    ),
-    Endpoint(
-        "tus patch of the target's upload",
-        "patch",
-        lambda c, t: reverse("uploads:upload", args=[t, c.upload.id]),
-        everyone(404),
-        headers={**TUS, "Upload-Offset": "0"},
-    ),
-    Endpoint(
-        "tus delete of the target's upload",
-        "delete",
-        lambda c, t: reverse("uploads:upload", args=[t, c.upload.id]),
-        everyone(404),
-        headers=TUS,
+    # The target's upload is nobody's to reach with another token, whatever the method.
+    *(
+        Endpoint(
+            f"tus {method} of the target's upload",
+            method,
+            url("uploads:upload", "token", "upload.id"),
+            everyone(404),
+            headers=headers,
+        )
+        for method, headers in (("head", TUS), ("patch", {**TUS, "Upload-Offset": "0"}), ("delete", TUS))
     ),
     Endpoint(
         "finish the target's upload",
         "post",
-        lambda c, t: reverse("api:finish_upload", args=[t, c.upload.id]),
+        url("api:finish_upload", "token", "upload.id"),
         everyone(404),
     ),
     # --- recruiter API ---
-    Endpoint("list invites", "get", lambda c, t: reverse("api:list_invites"), RECRUITER_API),
+    Endpoint("list invites", "get", url("api:list_invites"), RECRUITER_API),
     Endpoint(
         "create invite",
         "post",
-        lambda c, t: reverse("api:create_invite"),
+        url("api:create_invite"),
         {**RECRUITER_API, "recruiter": 201, "api": 201},
         data={"email": "new@example.com"},
     ),
-    Endpoint("list videos", "get", lambda c, t: reverse("api:list_videos"), RECRUITER_API),
-    Endpoint("get video", "get", lambda c, t: reverse("api:get_video", args=[c.video.id]), RECRUITER_API),
-    Endpoint(
-        "tag video",
-        "post",
-        lambda c, t: reverse("api:tag_video", args=[c.video.id]),
-        RECRUITER_API,
-        data={"tag": "advance"},
-    ),
-    Endpoint(
-        "stream",
-        "get",
-        lambda c, t: reverse("api:stream_video", args=[c.video.id]),
-        RECRUITER_API,
-        media=b"original",
-    ),
-    Endpoint(
-        "stream (HEAD)",
-        "head",
-        lambda c, t: reverse("api:stream_video", args=[c.video.id]),
-        RECRUITER_API,
-    ),
-    Endpoint(
-        "playback",
-        "get",
-        lambda c, t: reverse("api:playback_video", args=[c.video.id]),
-        RECRUITER_API,
-        media=RENDITION,
-    ),
-    Endpoint(
-        "poster",
-        "get",
-        lambda c, t: reverse("api:video_poster", args=[c.video.id]),
-        RECRUITER_API,
-        media=POSTER,
-    ),
+    Endpoint("list videos", "get", url("api:list_videos"), RECRUITER_API),
+    Endpoint("get video", "get", url("api:get_video", "video.id"), RECRUITER_API),
+    Endpoint("tag video", "post", url("api:tag_video", "video.id"), RECRUITER_API, data={"tag": "advance"}),
+    Endpoint("stream", "get", url("api:stream_video", "video.id"), RECRUITER_API, media=b"original"),
+    Endpoint("stream (HEAD)", "head", url("api:stream_video", "video.id"), RECRUITER_API),
+    Endpoint("playback", "get", url("api:playback_video", "video.id"), RECRUITER_API, media=RENDITION),
+    Endpoint("poster", "get", url("api:video_poster", "video.id"), RECRUITER_API, media=POSTER),
     # --- staff pages ---
-    Endpoint("watch page", "get", lambda c, t: reverse("videos:detail", args=[c.video.id]), STAFF_PAGE),
+    Endpoint("watch page", "get", url("videos:detail", "video.id"), STAFF_PAGE),
     Endpoint(
         "tag from the watch page",
         "post",
-        lambda c, t: reverse("videos:tag", args=[c.video.id]),
+        url("videos:tag", "video.id"),
         everyone(LOGIN, teammate=404, recruiter=302),
         data={"tag": "advance"},
     ),
     # --- admin ---
-    Endpoint(
-        "admin index",
-        "get",
-        lambda c, t: reverse("admin:index"),
-        everyone(LOGIN, teammate=200, recruiter=200),
-    ),
-    Endpoint("admin invites", "get", lambda c, t: reverse("admin:invites_invite_changelist"), ADMIN_LIST),
-    Endpoint(
-        "admin invite",
-        "get",
-        lambda c, t: reverse("admin:invites_invite_change", args=[c.target.pk]),
-        ADMIN_LIST,
-    ),
-    Endpoint("admin videos", "get", lambda c, t: reverse("admin:videos_video_changelist"), ADMIN_LIST),
-    Endpoint(
-        "admin video",
-        "get",
-        lambda c, t: reverse("admin:videos_video_change", args=[c.video.pk]),
-        ADMIN_LIST,
-    ),
-    Endpoint("admin uploads", "get", lambda c, t: reverse("admin:uploads_upload_changelist"), ADMIN_LIST),
+    Endpoint("admin index", "get", url("admin:index"), everyone(LOGIN, teammate=200, recruiter=200)),
+    Endpoint("admin invites", "get", url("admin:invites_invite_changelist"), ADMIN_LIST),
+    Endpoint("admin invite", "get", url("admin:invites_invite_change", "target.pk"), ADMIN_LIST),
+    Endpoint("admin videos", "get", url("admin:videos_video_changelist"), ADMIN_LIST),
+    Endpoint("admin video", "get", url("admin:videos_video_change", "video.pk"), ADMIN_LIST),
+    Endpoint("admin uploads", "get", url("admin:uploads_upload_changelist"), ADMIN_LIST),
     # --- the audit log: read-only, for staff with audit.view_auditevent ---
-    Endpoint("audit log", "get", lambda c, t: reverse("admin:audit_auditevent_changelist"), ADMIN_LIST),
+    Endpoint("audit log", "get", url("admin:audit_auditevent_changelist"), ADMIN_LIST),
     Endpoint(
         "audit log of the target",
         "get",
         lambda c, t: reverse("admin:audit_auditevent_changelist") + f"?invite_ref={c.target.pk}",
         ADMIN_LIST,
     ),
-    Endpoint(
-        "audit event",
-        "get",
-        lambda c, t: reverse("admin:audit_auditevent_change", args=[c.event.pk]),
-        ADMIN_LIST,
-    ),
-    Endpoint(
-        "add an audit event",
-        "get",
-        lambda c, t: reverse("admin:audit_auditevent_add"),
-        NO_WRITES,
-    ),
+    Endpoint("audit event", "get", url("admin:audit_auditevent_change", "event.pk"), ADMIN_LIST),
+    Endpoint("add an audit event", "get", url("admin:audit_auditevent_add"), NO_WRITES),
     Endpoint(
         "change an audit event",
         "post",
-        lambda c, t: reverse("admin:audit_auditevent_change", args=[c.event.pk]),
+        url("admin:audit_auditevent_change", "event.pk"),
         NO_WRITES,
         data={"actor_label": "nobody"},
     ),
     Endpoint(
         "delete an audit event",
         "post",
-        lambda c, t: reverse("admin:audit_auditevent_delete", args=[c.event.pk]),
+        url("admin:audit_auditevent_delete", "event.pk"),
         NO_WRITES,
         data={"post": "yes"},
     ),

@@ -1,10 +1,13 @@
-"""Real media made with FFmpeg (through PyAV) for tests and benchmarks."""
+"""Real media made with FFmpeg (through PyAV) for tests and benchmarks, and a
+look at the packets of a file."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -54,24 +57,9 @@ def make_video(
         else:
             vstream.options = {"deadline": "realtime", "cpu-used": "8"}
         astream = out.add_stream(acodec, rate=AUDIO_RATE) if audio else None
-        for frame in _pictures(picture, seconds, width, height, rate):
-            frame.pts = None
-            for packet in vstream.encode(frame.reformat(format="yuv420p")):
-                out.mux(packet)
-        for packet in vstream.encode():
-            out.mux(packet)
+        _encode(out, vstream, map(_unstamped, _pictures(picture, seconds, width, height, rate)))
         if astream is not None:
-            resampler = av.AudioResampler(format=astream.format.name, layout="mono", rate=AUDIO_RATE)
-            pts = 0
-            for frame in _sounds(sound, seconds, speaking):
-                for rframe in resampler.resample(frame):
-                    rframe.pts = pts
-                    rframe.time_base = Fraction(1, AUDIO_RATE)
-                    pts += rframe.samples
-                    for packet in astream.encode(rframe):
-                        out.mux(packet)
-            for packet in astream.encode():
-                out.mux(packet)
+            _encode_sound(out, astream, _sounds(sound, seconds, speaking))
     return path
 
 
@@ -92,7 +80,7 @@ def _pictures(kind: str, seconds: float, width: int, height: int, rate: int) -> 
             yield av.VideoFrame.from_ndarray(pixels, format="rgb24")
         return
     if kind == "face":
-        face = _face(round(height * 0.6))
+        face = face_picture(round(height * 0.6))
         fh, fw = face.shape[:2]
         for i in range(count):
             pixels = np.full((height, width, 3), 170, dtype=np.uint8)
@@ -105,7 +93,7 @@ def _pictures(kind: str, seconds: float, width: int, height: int, rate: int) -> 
     raise ValueError(f"unknown picture kind {kind!r}")
 
 
-def _face(side: int) -> np.ndarray:
+def face_picture(side: int) -> np.ndarray:
     """The test face (RGB), scaled to `side` pixels square."""
     with av.open(str(DATA / "face.jpg")) as src:
         frame = next(src.decode(video=0))
@@ -195,54 +183,8 @@ def make_audio_only(path: Path, *, seconds: float = 2.0) -> Path:
     """A WebM with a sound track and no picture."""
     with av.open(str(path), "w", format="webm") as out:
         astream = out.add_stream("libopus", rate=AUDIO_RATE)
-        resampler = av.AudioResampler(format=astream.format.name, layout="mono", rate=AUDIO_RATE)
-        pts = 0
-        for frame in _sounds("tone", seconds, None):
-            for rframe in resampler.resample(frame):
-                rframe.pts, rframe.time_base = pts, Fraction(1, AUDIO_RATE)
-                pts += rframe.samples
-                for packet in astream.encode(rframe):
-                    out.mux(packet)
-        for packet in astream.encode():
-            out.mux(packet)
+        _encode_sound(out, astream, _sounds("tone", seconds, None))
     return path
-
-
-def store_video(invite: object, content: bytes, *, extension: str = "webm", **fields: object) -> object:
-    """A Video row whose original is `content`, stored as an upload would be,
-    without the upload's checks: for processing files the upload would refuse."""
-    import hashlib
-    import uuid
-
-    from django.core.files.base import ContentFile
-    from django.core.files.storage import default_storage
-
-    from videos.models import Status, Video, video_path
-
-    fields.setdefault("status", Status.UPLOADED)
-    video = Video(
-        id=uuid.uuid4(),
-        invite=invite,
-        original_name=f"answer.{extension}",
-        content_type=f"video/{extension}",
-        size=len(content),
-        sha256=hashlib.sha256(content).hexdigest(),
-        **fields,
-    )
-    video.file.name = default_storage.save(video_path(video, f"original.{extension}"), ContentFile(content))
-    video.save(force_insert=True)
-    return video
-
-
-def stored_names(video: object) -> list[str]:
-    """The files stored in a video's folder, sorted."""
-    from django.core.files.storage import default_storage
-
-    folder = f"videos/{video.pk}"  # type: ignore[attr-defined]
-    try:
-        return sorted(default_storage.listdir(folder)[1])
-    except FileNotFoundError:
-        return []
 
 
 def make_obs_mkv(
@@ -266,33 +208,57 @@ def make_obs_mkv(
         vstream.options = {"preset": "medium", "bf": "3"}
         vstream.codec_context.gop_size = 2 * rate
         astream = out.add_stream("aac", rate=AUDIO_RATE) if audio else None
-        for i, frame in enumerate(_pictures("testsrc", seconds, width, height, rate)):
-            picture = frame.reformat(format="yuv420p")
-            picture.pts, picture.time_base = i, Fraction(1, rate)
-            # A decoded frame says "I"; x264 would make every frame a keyframe.
-            picture.pict_type = av.video.frame.PictureType.NONE
-            for packet in vstream.encode(picture):
-                out.mux(packet)
-        for packet in vstream.encode():
-            out.mux(packet)
+        _encode(out, vstream, map(_untyped, _timed(_pictures("testsrc", seconds, width, height, rate), rate)))
         if astream is not None:
             _encode_sound(out, astream, _sounds("tone", seconds, None))
     return path
+
+
+def _unstamped(frame: av.VideoFrame) -> av.VideoFrame:
+    """The frame as a yuv420p picture with no time of its own (the encoder counts)."""
+    frame.pts = None
+    return frame.reformat(format="yuv420p")
+
+
+def _untyped(picture: av.VideoFrame) -> av.VideoFrame:
+    """A decoded frame says "I"; x264 would make every such frame a keyframe."""
+    picture.pict_type = av.video.frame.PictureType.NONE
+    return picture
+
+
+def _timed(frames: Iterable[av.VideoFrame], rate: int) -> Iterator[av.VideoFrame]:
+    """Each frame as a yuv420p picture, 1/`rate` s after the one before, from 0."""
+    for i, frame in enumerate(frames):
+        picture = frame.reformat(format="yuv420p")
+        picture.pts, picture.time_base = i, Fraction(1, rate)
+        yield picture
+
+
+def _encode(
+    out: av.container.OutputContainer, stream: av.VideoStream | av.AudioStream, frames: Iterable[Any]
+) -> None:
+    """Encode `frames` into `stream` and flush its encoder, muxing every packet into `out`."""
+    for frame in frames:
+        for packet in stream.encode(frame):
+            out.mux(packet)
+    for packet in stream.encode():
+        out.mux(packet)
 
 
 def _encode_sound(
     out: av.container.OutputContainer, astream: av.AudioStream, frames: Iterator[av.AudioFrame]
 ) -> None:
     resampler = av.AudioResampler(format=astream.format.name, layout="mono", rate=AUDIO_RATE)
-    pts = 0
-    for frame in frames:
-        for rframe in resampler.resample(frame):
-            rframe.pts, rframe.time_base = pts, Fraction(1, AUDIO_RATE)
-            pts += rframe.samples
-            for packet in astream.encode(rframe):
-                out.mux(packet)
-    for packet in astream.encode():
-        out.mux(packet)
+
+    def timed() -> Iterator[av.AudioFrame]:
+        pts = 0
+        for frame in frames:
+            for rframe in resampler.resample(frame):
+                rframe.pts, rframe.time_base = pts, Fraction(1, AUDIO_RATE)
+                pts += rframe.samples
+                yield rframe
+
+    _encode(out, astream, timed())
 
 
 def make_avi(path: Path, *, seconds: float, size: tuple[int, int] = (64, 48), rate: int = 5) -> Path:
@@ -301,13 +267,7 @@ def make_avi(path: Path, *, seconds: float, size: tuple[int, int] = (64, 48), ra
     with av.open(str(path), "w", format="avi") as out:
         vstream = out.add_stream("mpeg4", rate=rate)
         vstream.width, vstream.height, vstream.pix_fmt = width, height, "yuv420p"
-        for i, frame in enumerate(_pictures("testsrc", seconds, width, height, rate)):
-            picture = frame.reformat(format="yuv420p")
-            picture.pts, picture.time_base = i, Fraction(1, rate)
-            for packet in vstream.encode(picture):
-                out.mux(packet)
-        for packet in vstream.encode():
-            out.mux(packet)
+        _encode(out, vstream, _timed(_pictures("testsrc", seconds, width, height, rate), rate))
     return path
 
 
@@ -376,13 +336,7 @@ def make_rotated(
         vstream.options = {"preset": "ultrafast"}
         vstream.set_display_rotation(rotation)
         astream = out.add_stream("aac", rate=AUDIO_RATE)
-        for i, pixels in enumerate(stored):
-            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24").reformat(format="yuv420p")
-            frame.pts, frame.time_base = i, Fraction(1, rate)
-            for packet in vstream.encode(frame):
-                out.mux(packet)
-        for packet in vstream.encode():
-            out.mux(packet)
+        _encode(out, vstream, _timed((av.VideoFrame.from_ndarray(p, format="rgb24") for p in stored), rate))
         _encode_sound(out, astream, _sounds("tone", seconds, None))
     return path
 
@@ -400,12 +354,7 @@ def make_huge(path: Path, *, size: tuple[int, int] = (16000, 16000), frames: int
         frame = av.VideoFrame(width, height, "yuv420p")
         for plane in frame.planes:
             plane.update(bytes(plane.buffer_size))
-        for i in range(frames):
-            frame.pts, frame.time_base = i, Fraction(1, 30)
-            for packet in vstream.encode(frame):
-                out.mux(packet)
-        for packet in vstream.encode():
-            out.mux(packet)
+        _encode(out, vstream, _timed(itertools.repeat(frame, frames), 30))  # the one frame, not copied
     return path
 
 

@@ -104,7 +104,7 @@ def test_whole_flow_on_a_real_mongodb(tmp_path: Path) -> None:
         from aurio.errors import Refused
         from uploads.accept import video_accept_upload
         from videos.services import video_set_tag
-        from videos.tests.factories import make_video
+        from tests.support.media import make_video
         invite = invite_create(email="mongo@example.com")
         assert invite_for_token(invite.token) == invite
         from django.conf import settings

@@ -1,6 +1,8 @@
-"""aurio as it runs in production, for the fault tests: real gunicorn
-(gunicorn.conf.py, gthread workers) in its own process group, its own data
-folder and its own PostgreSQL database, on a free port of 127.0.0.1.
+"""aurio as it runs in production, for the tests that need the real server:
+gunicorn (gunicorn.conf.py, gthread workers) in its own process group, its own
+data folder and, unless a test needs none, its own PostgreSQL database, on a
+free port of 127.0.0.1. What a test may change: the database (a copy of a
+template, or none), the threads, the settings module and the environment.
 
 Migrating takes seconds, so one database per test session is migrated once,
 given a recruiter with an API key, and used as the template every server's
@@ -8,9 +10,10 @@ database is copied from (``CREATE DATABASE … TEMPLATE``, a fraction of a
 second). Every database is named ``aurio_faultsweb_<pid>_…`` and dropped again.
 
 The process plumbing (a process group per server, its log, stopping it) is
-bench/procs.py's ``Server``; this module adds what a fault test needs on top:
-SIGKILL of master and workers at once, a restart on the same port, the
-database beside it, and small HTTP helpers that never hide a failure.
+tests/support/processes.py's ``Server``; this module adds what a test of the
+real server needs on top: SIGKILL of master and workers at once, a restart on
+the same port, the database beside it, and small HTTP helpers that never hide
+a failure.
 """
 
 from __future__ import annotations
@@ -34,14 +37,12 @@ from typing import Any
 
 import psycopg
 
-from bench.procs import Server, free_port, tail
+from tests.support.processes import HOST, REPO, Server, alive, free_port, tail
 
-REPO = Path(__file__).resolve().parents[2]
-HOST = "127.0.0.1"
 # The PostgreSQL server the fault tests make their databases on (`make test` starts one).
 POSTGRES_URL = os.environ.get("AURIO_FAULTS_POSTGRES_URL", "postgres://postgres:postgres@127.0.0.1:5432")
 DATABASE_PREFIX = "aurio_faultsweb"
-SETTINGS = "tests.faults.settings"
+SETTINGS = "tests.support.settings"
 START_TIMEOUT = 60.0
 _names = itertools.count(1)
 
@@ -111,20 +112,26 @@ def _admin(statement: str) -> None:
         connection.execute(statement)  # type: ignore[arg-type]
 
 
-def base_env(*, data_dir: Path, database_url: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """A clean environment for aurio's processes: nothing of the suite's own
-    settings (its database, cache or queue) leaks in."""
+def clean_env(**values: str) -> dict[str, str]:
+    """A clean environment for aurio's processes, with `values`: nothing of the
+    suite's own settings (its database, cache or queue) leaks in."""
     env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG", "TMPDIR") if key in os.environ}
-    env.update(
-        DJANGO_SETTINGS_MODULE=SETTINGS,
+    env.update(PYTHONDONTWRITEBYTECODE="1", **values)
+    return env
+
+
+def base_env(
+    *, data_dir: Path, database_url: str, settings: str = SETTINGS, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """aurio's environment under test: its own data folder and database, JSON logs."""
+    return clean_env(
+        DJANGO_SETTINGS_MODULE=settings,
         SECRET_KEY="faults-secret-key-not-for-production-0123456789abcdefghijklmnop",
         AURIO_DATA_DIR=str(data_dir),
         DATABASE_URL=database_url,
         LOG_FORMAT="json",
-        PYTHONDONTWRITEBYTECODE="1",
+        **(extra or {}),
     )
-    env.update(extra or {})
-    return env
 
 
 @dataclass(frozen=True)
@@ -204,6 +211,14 @@ _ACCESS = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+)" (?P<status>\d{3}) ')
 class AurioServer:
     """aurio under gunicorn with its own data folder and database.
 
+    `template`: the server's database is a copy of it (PostgreSQL); None for a
+    server whose requests never reach the database: it gets a SQLite file that
+    is never migrated (and no API key), and counts as up once it accepts
+    connections (its /healthz would fail). `database_port`: reach the database
+    through something listening there (a fault proxy). `threads`: gunicorn's
+    threads (one worker). `settings`: the settings module. `env`: more of the
+    environment, or other values.
+
     `start()` and `kill()` may alternate: the server comes back on the same
     port with the same data, as after a crash and a supervisor's restart.
     """
@@ -212,8 +227,10 @@ class AurioServer:
         self,
         *,
         workdir: Path,
-        template: Template,
+        template: Template | None,
         database_port: int | None = None,
+        threads: int = 4,
+        settings: str = SETTINGS,
         env: Mapping[str, str] | None = None,
     ) -> None:
         self.workdir = workdir
@@ -223,17 +240,23 @@ class AurioServer:
         self.log_path = workdir / "gunicorn.log"
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.api_key = template.api_key
         self.port = free_port()
-        self.database = Database.create(template.database)
-        database_url = self.database.url_through(database_port) if database_port else self.database.url
+        self.api_key = template.api_key if template else ""
+        self.database = Database.create(template.database) if template else None
+        if self.database is None:
+            database_url = f"sqlite:///{workdir / 'db.sqlite3'}"
+        elif database_port:
+            database_url = self.database.url_through(database_port)
+        else:
+            database_url = self.database.url
         self.env = base_env(
             data_dir=self.data_dir,
             database_url=database_url,
+            settings=settings,
             extra={
                 "BIND": f"{HOST}:{self.port}",
                 "WEB_CONCURRENCY": "1",
-                "WEB_THREADS": "4",
+                "WEB_THREADS": str(threads),
                 "FILE_UPLOAD_TEMP_DIR": str(self.spool_dir),
                 **(env or {}),
             },
@@ -250,12 +273,15 @@ class AurioServer:
         argv = [str(Path(sys.executable).with_name("gunicorn")), "-c", "gunicorn.conf.py", "aurio.wsgi"]
         # No control socket: gunicorn's default one (~/.gunicorn) is shared between servers.
         self.process = Server("gunicorn", [*argv, "--no-control-socket"], self.env, self.log_path)
-        self.process.wait_http(f"http://{HOST}:{self.port}/healthz", timeout=START_TIMEOUT)
+        if self.database is None:
+            self.process.wait_listening(self.port, timeout=START_TIMEOUT)
+        else:
+            self.process.wait_http(f"http://{HOST}:{self.port}/healthz", timeout=START_TIMEOUT)
         return self
 
     def pids(self) -> list[int]:
         """The gunicorn master and its workers (zombies left out)."""
-        return [pid for pid in (self.process.group() if self.process else []) if _alive(pid)]
+        return [pid for pid in (self.process.group() if self.process else []) if alive(pid)]
 
     def kill(self) -> None:
         """SIGKILL master and workers at once: no graceful shutdown, no cleanup, as in a crash."""
@@ -283,7 +309,8 @@ class AurioServer:
         try:
             self.stop()
         finally:
-            self.database.drop()
+            if self.database is not None:
+                self.database.drop()
 
     # --- looking at it ----------------------------------------------------------
 
@@ -346,16 +373,8 @@ class AurioServer:
         return videos
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
 @contextlib.contextmanager
-def running_aurio(workdir: Path, template: Template, **options: Any) -> Iterator[AurioServer]:
+def running_aurio(workdir: Path, template: Template | None, **options: Any) -> Iterator[AurioServer]:
     """A started server, stopped and its database dropped afterwards, whatever happens."""
     server = AurioServer(workdir=workdir, template=template, **options)
     try:

@@ -35,10 +35,10 @@ from pytest_django import Settings
 
 from invites.models import Invite
 from invites.services import invite_create, invite_revoke
+from tests.support.factories import store_video
 from videos import processing
 from videos.models import Video
 from videos.streaming import MEDIA_CSP, Stored, content_disposition, presigned_url, stream_stored
-from videos.tests.factories import store_video
 
 pytestmark = pytest.mark.django_db
 
@@ -286,7 +286,7 @@ def boom(request: HttpRequest) -> HttpResponse:
 urlpatterns = [path("boom", boom), path("", include("aurio.urls"))]
 
 
-@pytest.mark.urls("aurio.tests.test_headers")
+@pytest.mark.urls("tests.system.test_headers")
 def test_error_pages_are_aurios_own_with_the_policy(
     settings: Settings, teammate: User, invite: Invite
 ) -> None:

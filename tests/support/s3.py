@@ -15,16 +15,12 @@ from typing import Any
 
 import boto3
 
+from tests.support.processes import free_port
+
 CREDENTIALS = {"aws_access_key_id": "aurio-test", "aws_secret_access_key": "aurio-test-secret"}
 REGION = "us-east-1"
 # The backend AURIO_STORAGE=s3 configures (aurio/settings.py's _S3_MEDIA).
 BACKEND = "aurio.s3.PrivateS3Storage"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
