@@ -1,8 +1,6 @@
-"""`/healthz`, and the heartbeat workers write so that it can tell a queue
-nobody works on from a quiet one.
+"""`/healthz`: the database, storage and task queue reachable, room on local
+media, and a worker beating (aurio.heartbeat) when tasks wait.
 
-A worker (`manage.py run_worker`, `python -m aurio.tasks_redis`) runs a
-`Heartbeat` thread that records the time every AURIO_WORKER_HEARTBEAT_SECONDS.
 /healthz fails ("worker": "error") only when tasks have been waiting for six
 beats *and* no worker has beaten for as long: a task queued a moment ago, or a
 worker that is just starting, is not an outage, so neither the test suite nor
@@ -13,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -25,7 +22,7 @@ from django.core.cache import cache
 from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.files.storage import FileSystemStorage, Storage, default_storage
-from django.db import connection, connections
+from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
 from django.tasks.backends.base import BaseTaskBackend
@@ -34,6 +31,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django_tasks_db.backend import DatabaseBackend
 
+from aurio.heartbeat import last_heartbeat
 from aurio.tasks_redis import RedisBackend
 
 log = logging.getLogger(__name__)
@@ -102,35 +100,6 @@ def check_queue() -> None:
         DBTaskResult.objects.exists()
 
 
-# --- the worker's heartbeat ------------------------------------------------------------------
-
-
-def _beat_key(backend: BaseTaskBackend) -> str:
-    return f"worker-heartbeat:{backend.alias}"
-
-
-def record_heartbeat(backend: BaseTaskBackend | None = None) -> None:
-    """Say that a worker of `backend` (the default one) is alive, now.
-
-    The Redis queue keeps the beat in its own Redis; other backends in the
-    cache, which every process shares (except a per-process one, see below).
-    """
-    backend = backend or task_backends[DEFAULT_TASK_BACKEND_ALIAS]
-    if isinstance(backend, RedisBackend):
-        backend.record_heartbeat()
-    else:
-        cache.set(_beat_key(backend), time.time(), timeout=86400)
-
-
-def last_heartbeat(backend: BaseTaskBackend | None = None) -> float | None:
-    """When a worker of `backend` last beat (a Unix time), None if none has for a day."""
-    backend = backend or task_backends[DEFAULT_TASK_BACKEND_ALIAS]
-    if isinstance(backend, RedisBackend):
-        return backend.last_heartbeat()
-    value = cache.get(_beat_key(backend))
-    return float(value) if value is not None else None
-
-
 def _tasks_waiting_since(backend: BaseTaskBackend, cutoff_seconds: float) -> bool | None:
     """Has a task been due for `cutoff_seconds` without being started? (None: can't tell)."""
     cutoff = timezone.now() - timedelta(seconds=cutoff_seconds)
@@ -172,47 +141,6 @@ def worker_alive() -> bool | None:
         "never" if beat is None else f"{time.time() - beat:.0f} s ago",
     )
     return False
-
-
-class Heartbeat:
-    """A daemon thread that calls `record_heartbeat` now and every `interval` seconds.
-
-    A beat that fails (the database locked or away) is logged and the next one
-    tried as usual: the thread never stops the worker.
-    """
-
-    def __init__(self, interval: float | None = None, backend: BaseTaskBackend | None = None) -> None:
-        self.interval = float(interval or settings.AURIO_WORKER_HEARTBEAT_SECONDS)
-        self.backend = backend
-        self.beats = 0
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="aurio-heartbeat", daemon=True)
-
-    def start(self) -> Heartbeat:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self._thread.join(timeout=5)  # a beat stuck on a locked database: it is a daemon thread
-
-    def _run(self) -> None:
-        failing = False
-        while True:
-            try:
-                record_heartbeat(self.backend)
-                self.beats += 1
-                if failing:
-                    log.info("heartbeat: recorded again")
-                failing = False
-            except Exception:
-                if not failing:
-                    log.warning("heartbeat: could not record it; trying again", exc_info=True)
-                failing = True
-            finally:
-                connections.close_all()  # this thread's own connections
-            if self._stopped.wait(self.interval):
-                return
 
 
 @never_cache

@@ -347,10 +347,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"the task backend {options.backend!r} is {type(backend).__module__}.{type(backend).__name__}, "
             "not aurio.tasks_redis.RedisBackend; its worker is another command (manage.py db_worker)"
         )
-    from aurio.health import Heartbeat
+    from aurio.heartbeat import Heartbeat
 
     worker = backend.worker(options.queues, fork=not options.no_fork, name=options.name)
-    # /healthz tells a queue nobody works on by the lack of this beat (aurio/health.py).
+    # /healthz tells a queue nobody works on by the lack of this beat (aurio/heartbeat.py).
     heartbeat = Heartbeat(backend=backend).start()
     try:
         worker.work(burst=options.burst, with_scheduler=True, logging_level="INFO")

@@ -23,6 +23,7 @@ from django.utils.module_loading import import_string
 from django_tasks_db.models import DBTaskResult
 
 from aurio import health
+from aurio import heartbeat as heartbeat_module
 from tests.support import s3
 
 
@@ -59,7 +60,7 @@ def test_healthz_fails_when_tasks_wait_and_no_worker_beats(client: Client) -> No
 
 def test_a_worker_s_fresh_heartbeat_keeps_healthz_ok(client: Client) -> None:
     queued(minutes_ago=5)
-    health.record_heartbeat()
+    heartbeat_module.record_heartbeat()
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json()["worker"] == "ok"
@@ -68,9 +69,9 @@ def test_a_worker_s_fresh_heartbeat_keeps_healthz_ok(client: Client) -> None:
 def test_a_heartbeat_older_than_six_beats_is_no_worker(client: Client, settings: Any) -> None:
     settings.AURIO_WORKER_HEARTBEAT_SECONDS = 10
     queued(minutes_ago=5)
-    cache.set(health._beat_key(task_backends["default"]), time.time() - 61)
+    cache.set(heartbeat_module._beat_key(task_backends["default"]), time.time() - 61)
     assert client.get("/healthz").json()["worker"] == "error"
-    cache.set(health._beat_key(task_backends["default"]), time.time() - 50)
+    cache.set(heartbeat_module._beat_key(task_backends["default"]), time.time() - 50)
     assert client.get("/healthz").json()["worker"] == "ok"
 
 
@@ -101,8 +102,8 @@ def test_the_heartbeat_thread_beats_on_after_a_failed_beat(monkeypatch: pytest.M
         if len(attempts) == 1:
             raise OSError("database is locked")
 
-    monkeypatch.setattr(health, "record_heartbeat", record)
-    heartbeat = health.Heartbeat(interval=0.05).start()
+    monkeypatch.setattr(heartbeat_module, "record_heartbeat", record)
+    heartbeat = heartbeat_module.Heartbeat(interval=0.05).start()
     deadline = time.monotonic() + 10
     while heartbeat.beats < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -139,7 +140,7 @@ def test_the_redis_queue_keeps_its_heartbeat_in_its_own_redis(redis_queue: Any, 
     nothing.enqueue()
     time.sleep(0.4)
     assert health.worker_alive() is False
-    health.record_heartbeat()
+    heartbeat_module.record_heartbeat()
     assert health.worker_alive() is True
     assert redis_queue.last_heartbeat() == pytest.approx(time.time(), abs=5)
 

@@ -42,6 +42,61 @@ def app_imports() -> list[tuple[str, str]]:
     return found
 
 
+def module_imports() -> dict[str, set[str]]:
+    """Each module of the apps' code, and the modules of the apps' code it imports
+    (anywhere in it, deferred imports too)."""
+    modules: dict[str, Path] = {}
+    for app in LAYERS:
+        for path in (ROOT / app).rglob("*.py"):
+            relative = path.relative_to(ROOT).as_posix()
+            if "/tests/" in relative or "migrations" in relative:
+                continue
+            modules[relative[:-3].replace("/", ".").removesuffix(".__init__")] = path
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                targets = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+            else:
+                continue
+            graph[name].update(t for t in targets if t in modules and t != name)
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    found: list[list[str]] = []
+    state: dict[str, str] = {}
+    path: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = "open"
+        path.append(node)
+        for target in sorted(graph[node]):
+            if state.get(target) == "open":
+                found.append([*path[path.index(target) :], target])
+            elif target not in state:
+                visit(target)
+        path.pop()
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+    return found
+
+
+def test_no_module_imports_itself_round_a_cycle() -> None:
+    graph = module_imports()
+    assert "aurio.heartbeat" in graph["aurio.tasks_redis"]  # the scan sees deferred imports
+    assert cycles(graph) == []
+
+
+def test_the_cycle_finder_finds_one() -> None:
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
+
+
 def test_the_scan_sees_the_imports_it_judges() -> None:
     imports = app_imports()
     assert ("uploads/accept.py", "videos") in imports

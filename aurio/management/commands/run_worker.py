@@ -24,7 +24,7 @@ from django.tasks import task_backends
 from django_tasks_db.management.commands import db_worker
 from django_tasks_db.utils import is_locked_database_exception
 
-from aurio.health import Heartbeat
+from aurio.heartbeat import Heartbeat
 
 log = logging.getLogger("aurio.worker")
 
