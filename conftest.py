@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.test import Client
@@ -17,6 +18,8 @@ from aurio.models import ApiToken
 from invites.models import Invite
 from invites.services import invite_create
 from tests.support.media import make_video
+from uploads.accept import video_accept_upload
+from videos.models import Video
 
 
 @pytest.fixture(scope="session")
@@ -54,6 +57,27 @@ def outsider(db: None) -> User:
 @pytest.fixture
 def invite(db: None, recruiter: User) -> Invite:
     return invite_create(email="Cand@Example.com", name="Cand", created_by=recruiter)
+
+
+@pytest.fixture
+def video(invite: Invite, recorder_webm: Path) -> Video:
+    upload = SimpleUploadedFile("answer.webm", recorder_webm.read_bytes(), "video/webm")
+    return video_accept_upload(invite=invite, upload=upload)
+
+
+@pytest.fixture
+def make_videos(recorder_webm: Path):  # type: ignore[no-untyped-def]
+    def make(count: int) -> list[Video]:
+        data = recorder_webm.read_bytes()
+        return [
+            video_accept_upload(
+                invite=invite_create(email=f"c{i}@example.com"),
+                upload=SimpleUploadedFile("a.webm", data, "video/webm"),
+            )
+            for i in range(count)
+        ]
+
+    return make
 
 
 @pytest.fixture
