@@ -133,6 +133,10 @@ def upload(request: HttpRequest, token: str, upload_id: str) -> HttpResponse:
     if request.headers.get("Tus-Resumable") != TUS_VERSION:
         return _error(412, f"This server speaks tus {TUS_VERSION}; send Tus-Resumable: {TUS_VERSION}.")
     found = _upload(token, upload_id)
+    if method in ("HEAD", "PATCH") and found.video_id is None:
+        # A link withdrawn or expired mid-upload: HEAD says so too, or a client
+        # resuming after a refused PATCH would ask and resume for ever.
+        found.invite.check_accepts_answer()
     if method == "HEAD":
         return _state(found, 200)
     if method == "PATCH":
@@ -166,8 +170,6 @@ def _patch(request: HttpRequest, found: Upload) -> HttpResponse:
     ):
         raise Refused(415, f"Send the bytes as Content-Type: {OFFSET_CONTENT_TYPE}.")
     offset = _whole_number(request, "Upload-Offset")
-    if found.video_id is None:
-        found.invite.check_accepts_answer()
     declared = request.META.get("CONTENT_LENGTH", "")
     if _WHOLE_NUMBER.fullmatch(declared):
         services.check_chunk_length(found, offset, int(declared))

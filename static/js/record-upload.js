@@ -495,6 +495,22 @@
         );
       } else if (status === 404) {
         uploadAgain(status, detail);
+      } else if (status === 410) {
+        // The link was withdrawn or expired, or only this upload expired while the link
+        // still takes an answer: ask which.
+        linkOpen().then(
+          function (open) {
+            if (stopped) return;
+            if (open) {
+              uploadAgain(status, detail);
+            } else {
+              refuse(status, detail, false);
+            }
+          },
+          function () {
+            retryFinish(url);
+          }
+        );
       } else if (status >= 500 || status === 429) {
         retryFinish(url);
       } else {
@@ -514,6 +530,17 @@
         stop();
         options.onDone(null);
       }, unsure);
+    }
+
+    // Does the link still take an answer? (The check answers 410 once it is withdrawn or expired.)
+    function linkOpen() {
+      return fetch(options.inviteUrl, { headers: { Accept: "application/json" } }).then(function (response) {
+        if (response.status === 404 || response.status === 410) return false;
+        if (!response.ok) throw new Error("the link's state is unknown (" + response.status + ")");
+        return response.json().then(function (body) {
+          return body.canSubmit !== false;
+        });
+      });
     }
 
     function alreadySubmitted() {

@@ -300,6 +300,26 @@ def test_patch_on_a_revoked_invite_is_410(client: Client, started: str, invite: 
     assert patch(client, started, b"abc", 0).status_code == 410
 
 
+@pytest.mark.parametrize(
+    ("end", "detail"), [("revoke", "This link has been withdrawn."), ("expire", "This link has expired.")]
+)
+def test_head_on_an_upload_whose_link_ended_mid_upload_is_410(
+    client: Client, started: str, invite: Invite, end: str, detail: str
+) -> None:
+    """A client resuming after a refused PATCH asks HEAD where to carry on: it
+    must hear that the link has ended too, or it resumes for ever."""
+    if end == "revoke":
+        invite_revoke(invite=invite)
+    else:
+        Invite.objects.filter(pk=invite.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    response = client.head(started, headers=TUS)
+    assert response.status_code == 410
+    assert response["Tus-Resumable"] == "1.0.0"
+    assert response["Cache-Control"] == "no-store"
+    assert patch(client, started, b"abc", 0).json() == {"detail": detail}
+    assert client.delete(started, headers=TUS).status_code == 204  # letting go still works
+
+
 def test_leftover_chunk_of_a_request_that_died_is_replaced(
     client: Client, started: str, content: bytes
 ) -> None:
