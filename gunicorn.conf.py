@@ -8,8 +8,8 @@ from aurio.slowclients import SlowClientLimits
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 worker_class = "gthread"
-workers = envint("WEB_CONCURRENCY", "2")
-threads = envint("WEB_THREADS", "8")
+workers = envint("WEB_CONCURRENCY", "2", minimum=1)
+threads = envint("WEB_THREADS", "8", minimum=1)
 timeout = 120
 graceful_timeout = 30
 # sendfile(2) stays on (gunicorn's default): see videos/streaming.py. Setting
@@ -25,7 +25,7 @@ logger_class = "aurio.logs.RedactingGunicornLogger"
 # aurio/slowclients.py; the upload view answers 408 to a stalled chunk and the
 # page resumes from the last whole chunk.
 _limits = SlowClientLimits(
-    idle=envfloat("WEB_IDLE_TIMEOUT", "30"),
+    idle=envfloat("WEB_IDLE_TIMEOUT", "30", minimum=0.1),
     min_rate=envfloat("WEB_MIN_UPLOAD_RATE", "2048"),
 )
 pre_request = _limits.pre_request

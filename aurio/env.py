@@ -5,6 +5,7 @@ needs Django's settings)."""
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -31,20 +32,28 @@ def envbool(name: str, default: str) -> bool:
     )
 
 
-def envint(name: str, default: str) -> int:
+def envint(name: str, default: str, *, minimum: int = 0) -> int:
+    """A whole number, at least `minimum` (no setting of aurio's takes a negative one)."""
     value = envstr(name, default)
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a whole number, got {value!r}") from None
+    if number < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {value!r}")
+    return number
 
 
-def envfloat(name: str, default: str) -> float:
+def envfloat(name: str, default: str, *, minimum: float = 0.0) -> float:
+    """A finite number, at least `minimum`."""
     value = envstr(name, default)
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(number) or number < minimum:
+        raise ImproperlyConfigured(f"{name} must be a number of at least {minimum:g}, got {value!r}")
+    return number
 
 
 def envchoice(name: str, default: str, choices: tuple[str, ...]) -> str:

@@ -157,7 +157,7 @@ _S3_MEDIA = {
         "secret_key": envsecret("AWS_SECRET_ACCESS_KEY") or None,
         "default_acl": None,  # the bucket's own (private) policy
         "querystring_auth": True,
-        "querystring_expire": envint("AWS_QUERYSTRING_EXPIRE", "300"),
+        "querystring_expire": envint("AWS_QUERYSTRING_EXPIRE", "300", minimum=1),
         "file_overwrite": False,
         "signature_version": "s3v4",
         "addressing_style": os.environ.get("AWS_S3_ADDRESSING_STYLE") or None,
@@ -218,7 +218,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # --- aurio's own limits -----------------------------------------------------
-AURIO_MAX_UPLOAD_BYTES = envint("AURIO_MAX_UPLOAD_BYTES", str(500 * 1024 * 1024))
+AURIO_MAX_UPLOAD_BYTES = envint("AURIO_MAX_UPLOAD_BYTES", str(500 * 1024 * 1024), minimum=1)
 # /healthz fails when local media's filesystem has fewer bytes free: room for
 # the largest upload twice (its chunks and the file assembled from them sit side
 # by side until the chunks are deleted). S3 storage is not checked.
@@ -227,27 +227,27 @@ AURIO_MIN_FREE_BYTES = (
     if os.environ.get("AURIO_MIN_FREE_BYTES")
     else 2 * AURIO_MAX_UPLOAD_BYTES
 )
-AURIO_MAX_DURATION_SECONDS = envint("AURIO_MAX_DURATION_SECONDS", "120")
+AURIO_MAX_DURATION_SECONDS = envint("AURIO_MAX_DURATION_SECONDS", "120", minimum=1)
 # Recorders overshoot a little when they stop at the limit.
 AURIO_DURATION_TOLERANCE_SECONDS = envint("AURIO_DURATION_TOLERANCE_SECONDS", "3")
 # Budgets checked at upload, before anything decodes a picture: the largest
 # picture in pixels (either way up; default 4K) and the highest frame rate.
-AURIO_MAX_VIDEO_PIXELS = envint("AURIO_MAX_VIDEO_PIXELS", str(3840 * 2160))
-AURIO_MAX_FRAME_RATE = envint("AURIO_MAX_FRAME_RATE", "120")
-AURIO_INVITE_DAYS = envint("AURIO_INVITE_DAYS", "14")
+AURIO_MAX_VIDEO_PIXELS = envint("AURIO_MAX_VIDEO_PIXELS", str(3840 * 2160), minimum=1)
+AURIO_MAX_FRAME_RATE = envint("AURIO_MAX_FRAME_RATE", "120", minimum=1)
+AURIO_INVITE_DAYS = envint("AURIO_INVITE_DAYS", "14", minimum=1)
 # How many takes a candidate may start on one invite (the server counts them).
-AURIO_MAX_ATTEMPTS = envint("AURIO_MAX_ATTEMPTS", "3")
+AURIO_MAX_ATTEMPTS = envint("AURIO_MAX_ATTEMPTS", "3", minimum=1)
 # Resumable (tus) uploads not finished within this many hours are discarded.
-AURIO_UPLOAD_EXPIRY_HOURS = envint("AURIO_UPLOAD_EXPIRY_HOURS", "24")
+AURIO_UPLOAD_EXPIRY_HOURS = envint("AURIO_UPLOAD_EXPIRY_HOURS", "24", minimum=1)
 # One tus PATCH carries at least this many bytes, except the last of an upload
 # (one-byte PATCHes would each cost a stored file and a row), and at most this many.
 AURIO_MIN_CHUNK_BYTES = envint("AURIO_MIN_CHUNK_BYTES", "65536")
-AURIO_MAX_CHUNK_BYTES = envint("AURIO_MAX_CHUNK_BYTES", str(8 * 1024 * 1024))
+AURIO_MAX_CHUNK_BYTES = envint("AURIO_MAX_CHUNK_BYTES", str(8 * 1024 * 1024), minimum=1)
 # Request bodies read at once by one web process (aurio/slots.py), in all and for
 # one invite link: beyond them candidates get 503 or 429 with Retry-After (their page
 # retries), so uploads can never take every thread from pages and playback.
-AURIO_MAX_UPLOADS_PER_PROCESS = envint("AURIO_MAX_UPLOADS_PER_PROCESS", "6")
-AURIO_MAX_UPLOADS_PER_LINK = envint("AURIO_MAX_UPLOADS_PER_LINK", "2")
+AURIO_MAX_UPLOADS_PER_PROCESS = envint("AURIO_MAX_UPLOADS_PER_PROCESS", "6", minimum=1)
+AURIO_MAX_UPLOADS_PER_LINK = envint("AURIO_MAX_UPLOADS_PER_LINK", "2", minimum=1)
 
 # --- Background tasks (video processing) -------------------------------------
 # The queue backend's class. The default keeps tasks in the database and runs
@@ -269,18 +269,18 @@ TASKS = {
 # The Redis server of the Redis queue, unless TASKS_OPTIONS gives a "url".
 REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 # A run that shows no sign of life for this long is taken to have died and is started again.
-AURIO_PROCESSING_LEASE_SECONDS = envint("AURIO_PROCESSING_LEASE_SECONDS", "300")
+AURIO_PROCESSING_LEASE_SECONDS = envint("AURIO_PROCESSING_LEASE_SECONDS", "300", minimum=1)
 # Runs allowed per video before it is marked failed (crashes and killed workers count).
-AURIO_PROCESSING_TRIES = envint("AURIO_PROCESSING_TRIES", "3")
+AURIO_PROCESSING_TRIES = envint("AURIO_PROCESSING_TRIES", "3", minimum=1)
 # How often `manage.py process_videos --stuck --every` looks for videos to restart.
-AURIO_PROCESSING_SWEEP_SECONDS = envint("AURIO_PROCESSING_SWEEP_SECONDS", "60")
+AURIO_PROCESSING_SWEEP_SECONDS = envint("AURIO_PROCESSING_SWEEP_SECONDS", "60", minimum=1)
 # Each take is transcoded in a child process held to this much address space
 # (MB) and this much time (seconds); one that needs more fails alone, with a reason.
-AURIO_PROCESSING_MEMORY_MB = envint("AURIO_PROCESSING_MEMORY_MB", "2048")
-AURIO_PROCESSING_TIMEOUT_SECONDS = envint("AURIO_PROCESSING_TIMEOUT_SECONDS", "900")
+AURIO_PROCESSING_MEMORY_MB = envint("AURIO_PROCESSING_MEMORY_MB", "2048", minimum=1)
+AURIO_PROCESSING_TIMEOUT_SECONDS = envint("AURIO_PROCESSING_TIMEOUT_SECONDS", "900", minimum=1)
 # Workers write a heartbeat this often; /healthz fails when tasks have waited
 # six beats (a minute by default) and no worker has beaten for as long.
-AURIO_WORKER_HEARTBEAT_SECONDS = envint("AURIO_WORKER_HEARTBEAT_SECONDS", "10")
+AURIO_WORKER_HEARTBEAT_SECONDS = envint("AURIO_WORKER_HEARTBEAT_SECONDS", "10", minimum=1)
 
 # --- Cache (rate-limit counters, shared by every process) ---------------------
 # Redis when CACHE_URL (or REDIS_URL) is set; else the database's cache table,
@@ -351,18 +351,18 @@ if envbool("USE_X_FORWARDED_PROTO", "false"):
 USE_X_FORWARDED_FOR = envbool("USE_X_FORWARDED_FOR", "false")
 # How many proxies in front of aurio append to X-Forwarded-For (nginx alone: 1;
 # a CDN and then a load balancer: 2). The client is the entry that many from the right.
-AURIO_TRUSTED_PROXIES = envint("AURIO_TRUSTED_PROXIES", "1")
+AURIO_TRUSTED_PROXIES = envint("AURIO_TRUSTED_PROXIES", "1", minimum=1)
 # Rate limits per client address on the candidate endpoints (aurio/ratelimit.py).
 # Unknown-link answers (404) allowed per address per 10 minutes before every candidate endpoint says 429.
-AURIO_RATE_LIMIT_BAD_TOKENS = envint("AURIO_RATE_LIMIT_BAD_TOKENS", "20")
+AURIO_RATE_LIMIT_BAD_TOKENS = envint("AURIO_RATE_LIMIT_BAD_TOKENS", "20", minimum=1)
 AURIO_RATE_LIMIT_BAD_TOKENS_WINDOW = 600
 # Requests per address per minute on candidate pages and API; the tus endpoints
 # (one PATCH per 5 MiB chunk) have their own, looser cap.
-AURIO_RATE_LIMIT_REQUESTS = envint("AURIO_RATE_LIMIT_REQUESTS", "600")
-AURIO_RATE_LIMIT_TUS_REQUESTS = envint("AURIO_RATE_LIMIT_TUS_REQUESTS", "3000")
+AURIO_RATE_LIMIT_REQUESTS = envint("AURIO_RATE_LIMIT_REQUESTS", "600", minimum=1)
+AURIO_RATE_LIMIT_TUS_REQUESTS = envint("AURIO_RATE_LIMIT_TUS_REQUESTS", "3000", minimum=1)
 # Staff login (aurio/lockout.py): after this many failures for one username from
 # one address within 15 minutes, that username is refused from that address for 15 minutes.
-AURIO_LOGIN_FAILURES = envint("AURIO_LOGIN_FAILURES", "5")
+AURIO_LOGIN_FAILURES = envint("AURIO_LOGIN_FAILURES", "5", minimum=1)
 AURIO_LOGIN_WINDOW = 15 * 60
 AURIO_LOGIN_LOCKOUT_SECONDS = 15 * 60
 
@@ -398,7 +398,7 @@ _EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
 )
 _SMTP_OPTIONS = {
     "host": os.environ.get("EMAIL_HOST", "localhost"),
-    "port": envint("EMAIL_PORT", "25"),
+    "port": envint("EMAIL_PORT", "25", minimum=1),
     "username": os.environ.get("EMAIL_HOST_USER", ""),
     "password": envsecret("EMAIL_HOST_PASSWORD"),
     "use_tls": envbool("EMAIL_USE_TLS", "false"),

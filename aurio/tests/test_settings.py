@@ -85,6 +85,12 @@ def test_bad_number_in_the_environment_names_the_variable(tmp_path: Path) -> Non
         ),
         ({"DEBUG": "maybe"}, "DEBUG must be true or false (true/1/yes/on or false/0/no/off), got 'maybe'"),
         ({"LOG_FORMAT": "xml"}, "LOG_FORMAT must be 'json' or 'text', got 'xml'"),
+        ({"AURIO_MAX_ATTEMPTS": "0"}, "AURIO_MAX_ATTEMPTS must be at least 1, got '0'"),
+        (
+            {"AURIO_WORKER_HEARTBEAT_SECONDS": "-1"},
+            "AURIO_WORKER_HEARTBEAT_SECONDS must be at least 1, got '-1'",
+        ),
+        ({"AURIO_MIN_FREE_BYTES": "-5"}, "AURIO_MIN_FREE_BYTES must be at least 0, got '-5'"),
         (
             {"LOG_LEVEL": "loud"},
             "LOG_LEVEL must be one of CRITICAL, DEBUG, ERROR, FATAL, INFO, NOTSET, WARN, WARNING, got 'LOUD'",
@@ -205,6 +211,10 @@ def test_content_security_policy_allows_the_buckets_origin_for_media(tmp_path: P
         ({"ACCESS_LOG": "ture"}, "ACCESS_LOG must be true or false"),
         ({"WEB_THREADS": "eight"}, "WEB_THREADS must be a whole number, got 'eight'"),
         ({"WEB_IDLE_TIMEOUT": "30s"}, "WEB_IDLE_TIMEOUT must be a number, got '30s'"),
+        ({"WEB_IDLE_TIMEOUT": "nan"}, "WEB_IDLE_TIMEOUT must be a number of at least 0.1, got 'nan'"),
+        ({"WEB_IDLE_TIMEOUT": "0"}, "WEB_IDLE_TIMEOUT must be a number of at least 0.1, got '0'"),
+        ({"WEB_THREADS": "0"}, "WEB_THREADS must be at least 1, got '0'"),
+        ({"WEB_MIN_UPLOAD_RATE": "-5"}, "WEB_MIN_UPLOAD_RATE must be a number of at least 0, got '-5'"),
     ],
 )
 def test_gunicorns_settings_refuse_what_they_do_not_understand(env: dict[str, str], message: str) -> None:

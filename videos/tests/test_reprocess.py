@@ -104,6 +104,9 @@ def test_command_sweeps_stuck_videos(invite: Invite, recorder_webm: Path) -> Non
         (("00000000-0000-0000-0000-000000000000",), "No video with id"),
         (("--stuck", "--status", "failed"), "--stuck looks for videos itself"),
         (("--every", "5"), "--every goes with --stuck"),
+        (("--stuck", "--every", "0"), "--every needs a number of seconds above 0"),
+        (("--stuck", "--every", "-1"), "--every needs a number of seconds above 0"),
+        (("--stuck", "--every", "nan"), "--every needs a number of seconds above 0"),
     ],
 )
 def test_command_refuses_unclear_requests(db: None, args: tuple[str, ...], message: str) -> None:

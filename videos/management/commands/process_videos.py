@@ -59,6 +59,8 @@ class Command(BaseCommand):
         now: bool,
         **options: Any,
     ) -> None:
+        if every is not None and not every > 0:  # not NaN either
+            raise CommandError("--every needs a number of seconds above 0.")
         if stuck:
             if video_ids or status:
                 raise CommandError("--stuck looks for videos itself; name no videos and no --status with it.")
