@@ -80,6 +80,7 @@
       microphoneChoice: panel.querySelector("#microphone-choice"),
     };
     var stream = null;
+    var asked = 0;
     var chosen = { video: "", audio: "" };
     var choosable = false;
     var meter = { context: null, source: null, analyser: null, samples: null, frame: 0, shown: 0 };
@@ -93,9 +94,12 @@
      * once); rejects with getUserMedia's error (see helpFor). */
     function start(stillWanted) {
       stop();
+      // Only the latest request counts: one a quicker change of camera replaced is let go
+      // when it comes (each would hold a camera and a microphone until the page closes).
+      var mine = ++asked;
       return navigator.mediaDevices.getUserMedia(constraints(chosen)).then(
         function (mediaStream) {
-          if (!stillWanted()) {
+          if (mine !== asked || !stillWanted()) {
             stopTracks(mediaStream);
             return false;
           }
@@ -109,6 +113,7 @@
           return true;
         },
         function (error) {
+          if (mine !== asked) return false; // a newer request is under way
           stop();
           // A chosen device that went away: the next try takes whatever the browser offers.
           if (error && (error.name === "NotFoundError" || error.name === "OverconstrainedError")) {

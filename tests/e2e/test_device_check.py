@@ -93,3 +93,42 @@ def test_a_camera_that_stops_working_says_so_and_comes_back_on_retry(
     wait_for_camera(page)
     expect(page.locator("#error")).to_be_hidden()
     expect(page.locator("#mic-note")).to_have_text("We can hear you.")
+
+
+# Counts the streams getUserMedia hands the page, to see which are still live.
+COUNT_STREAMS = """
+window.__streams = [];
+const ask = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+navigator.mediaDevices.getUserMedia = (c) => ask(c).then((s) => { window.__streams.push(s); return s; });
+"""
+LIVE_TRACKS = (
+    "() => window.__streams.flatMap((s) => s.getTracks()).filter((t) => t.readyState === 'live').length"
+)
+
+
+def test_changing_camera_quickly_leaves_one_camera_and_one_microphone_on(
+    live_server: LiveServer, browser_page: Page
+) -> None:
+    """Each change asks for the camera again; the requests a later one replaced
+    are let go when they come, or the camera light stays on and phones say "busy"."""
+    page = browser_page
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.add_init_script(COUNT_STREAMS)
+    open_device_check(live_server, page)
+    cameras = page.locator("#camera option").evaluate_all("options => options.map((o) => o.value)")
+    page.evaluate(
+        """(cameras) => {
+          const choice = document.getElementById("camera");
+          for (let i = 0; i < 6; i++) {
+            choice.value = cameras[i % cameras.length];
+            choice.dispatchEvent(new Event("change"));
+          }
+        }""",
+        cameras,
+    )
+    page.wait_for_function("() => window.__streams.length >= 7")  # the first, and one a change
+    page.wait_for_timeout(1_000)
+    assert page.evaluate(LIVE_TRACKS) == 2
+    expect(page.locator("#start")).to_be_enabled()
+    assert errors == []
