@@ -67,8 +67,8 @@ def video_mark_failed(*, video: Video, reason: str, actor: Actor) -> bool:
     processing, such as its original missing from storage; recorded in the
     trail. False if it was already failed for that very reason (a second
     `reconcile --fix` changes nothing)."""
-    already = Video.objects.filter(pk=video.pk, status=Status.FAILED, failure_reason=reason[:300])
-    if already.exists() or not processing.mark_failed(Video.objects.filter(pk=video.pk), reason):
+    not_yet = Video.objects.filter(pk=video.pk).exclude(status=Status.FAILED, failure_reason=reason[:300])
+    if not processing.mark_failed(not_yet, reason):
         return False
     audit.record(actor=actor, action=Action.MARKED_FAILED, target=video, detail={"reason": reason})
     return True
