@@ -50,7 +50,10 @@
       "Your camera or microphone stopped working. What you recorded is kept: you can watch and " +
       "submit it, or reconnect the camera and press \u201cRe-record\u201d.",
     recorder: "Recording failed in this browser. Reload the page and try again, or use " + BROWSERS + ".",
-    empty: "Nothing was recorded. Please try again.",
+    empty:
+      "Your browser recorded nothing, so there is nothing to send, and this take doesn\u2019t count. " +
+      "Some browsers can\u2019t record here: record your answer with your camera app or choose a video " +
+      "file (below), or try recording again.",
     takeOffline:
       "We couldn\u2019t reach aurio to start a new take. Check your internet connection and try again.",
     lastTakeKept: " You can still submit the take you have.",
@@ -102,6 +105,7 @@
   var takesUsed = 0;
   var maxTakes = 0;
   var takesRefused = false; // the server said no more takes
+  var unspentTake = 0; // a take the server counted that recorded nothing: the next one is it
 
   function $(id) {
     return document.getElementById(id);
@@ -217,7 +221,7 @@
   }
 
   function outOfTakes() {
-    return maxTakes > 0 && takesUsed >= maxTakes;
+    return maxTakes > 0 && takesUsed - (unspentTake ? 1 : 0) >= maxTakes;
   }
 
   function updateTakeLabel() {
@@ -228,7 +232,7 @@
     if (!maxTakes) return "";
     if (outOfTakes()) return " You have used all " + maxTakes + " takes.";
     if (!takesUsed) return " You can record up to " + maxTakes + " take" + (maxTakes === 1 ? "" : "s") + ".";
-    var left = maxTakes - takesUsed;
+    var left = maxTakes - takesUsed + (unspentTake ? 1 : 0);
     return " You have " + left + " of " + maxTakes + " takes left.";
   }
 
@@ -295,6 +299,11 @@
   // --- takes: the server counts them ------------------------------------------------
 
   function requestTake() {
+    if (unspentTake) {
+      var number = unspentTake;
+      unspentTake = 0;
+      return Promise.resolve({ status: 201, body: { take: number, maxTakes: maxTakes } });
+    }
     return fetch(config.takesUrl, { method: "POST", headers: { Accept: "application/json" } }).then(
       function (response) {
         return response.text().then(function (text) {
@@ -542,10 +551,16 @@
     chunks = [];
     devices.stopLevel();
     if (!take.size) {
+      // Never send nothing. (WebKit without GStreamer's isofmp4mux hands over an empty
+      // MP4.) The take the server counted for it is used by the next one, and the
+      // file picker is the way out when this browser can't record at all.
       take = null;
       dropTake();
+      unspentTake = info ? info.number : 0;
       showError(MESSAGES.empty);
       setPhase(devices.isLive() ? "check" : "denied");
+      setStatus(takesNote().trim());
+      el.file.focus();
       return;
     }
     updateKept(info, { state: "recorded", size: take.size, seconds: seconds });

@@ -1,4 +1,6 @@
-"""Browser fixtures: Playwright (sync API) driving Debian's Chromium.
+"""Browser fixtures: Playwright (sync API) driving Debian's Chromium, and
+`any_browser`, one page in each of Chromium, Firefox and WebKit behind the small
+interface of tests/support/browsers.py.
 
 Never `playwright install`: the browser is the system package at
 /usr/bin/chromium. Chromium's fake cameras (two of them, so the page offers a
@@ -20,6 +22,7 @@ from pytest_django.live_server_helper import LiveServer
 
 from invites.services import invite_create
 from tests.e2e.record_page import Candidate
+from tests.support import browsers
 from tests.support.faultproxy import FaultProxy, fault_proxy
 
 if TYPE_CHECKING:
@@ -50,13 +53,18 @@ PHONE = {
 }
 
 
-def _require_chromium() -> None:
-    if CHROMIUM.exists():
+def _require(message: str | None) -> None:
+    """Skip a browser test on a machine without the browser; in CI it must be there."""
+    if message is None:
         return
-    message = f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)"
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)
+
+
+def _require_chromium() -> None:
+    if not CHROMIUM.exists():
+        _require(f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)")
 
 
 @pytest.fixture(scope="session")
@@ -118,6 +126,47 @@ def phone_page(chromium: Browser) -> Iterator[Page]:
 @pytest.fixture
 def denied_page(chromium_without_media_permission: Browser) -> Iterator[Page]:
     yield from _new_page(chromium_without_media_permission, permissions=[])
+
+
+@pytest.fixture(scope="session")
+def firefox() -> Iterator[browsers.FirefoxProcess]:
+    _require(browsers.missing("firefox"))
+    process = browsers.FirefoxProcess()
+    yield process
+    process.close()
+
+
+@pytest.fixture(scope="session")
+def x_display() -> Iterator[browsers.Display]:
+    _require(browsers.missing("webkit"))
+    display = browsers.Display()
+    yield display
+    display.close()
+
+
+ENGINES = ["chromium", "firefox", "webkit"]
+
+
+@pytest.fixture(params=ENGINES)
+def any_browser(request: pytest.FixtureRequest) -> Iterator[browsers.Browser]:
+    """A fresh page in each engine in turn (narrow it with
+    `@pytest.mark.parametrize("any_browser", [...], indirect=True)`)."""
+    page: browsers.Browser
+    if request.param == "chromium":
+        page = browsers.ChromiumPage(request.getfixturevalue("browser_page"))
+        yield page
+    elif request.param == "firefox":
+        with request.getfixturevalue("firefox").page() as page:
+            yield page
+    else:
+        page = browsers.WebKitPage(request.getfixturevalue("x_display"))
+        try:
+            yield page
+        finally:
+            print("\n".join(page.log()))  # shown when the test failed
+            page.close()
+        return
+    print("\n".join(page.log()))
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ def make_video(
     rate: int = 15,
     audio: bool = True,
     live: bool = False,
+    fragmented: bool = False,
     bitrate: int | None = None,
     picture: str = "testsrc",
     sound: str = "tone",
@@ -41,11 +42,14 @@ def make_video(
     limits speech to that stretch, with silence around it.
 
     `live=True` writes WebM the way a browser's MediaRecorder does: no
-    duration and no seek index.
+    duration and no seek index. `fragmented=True` writes MP4 the way Safari's
+    MediaRecorder does: an empty `moov` first, then a fragment per keyframe.
     """
     codec = {"webm": "libvpx", "mp4": "libx264", "matroska": "libvpx", "mov": "libx264"}[fmt]
     acodec = "libopus" if fmt in ("webm", "matroska") else "aac"
     options = {"live": "1"} if live else {}
+    if fragmented:
+        options["movflags"] = "frag_keyframe+empty_moov+default_base_moof"
     width, height = size
     with av.open(str(path), "w", format=fmt, options=options) as out:
         vstream = out.add_stream(codec, rate=rate)
