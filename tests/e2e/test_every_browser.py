@@ -60,6 +60,21 @@ DONE = "() => location.pathname.endsWith('/done') && document.querySelector('h1'
 MIC_HEARD = "() => Number(document.getElementById('mic-meter').getAttribute('aria-valuenow')) > 0"
 # Once the kept take is whole in IndexedDB: its size and SHA-256 (else null).
 KEPT = f"async () => ({KEPT_TAKE_JS})()"
+# The type of the take being recorded, as the page keeps it in IndexedDB.
+KEPT_TYPE = """async () => {
+  const db = await new Promise((resolve, reject) => {
+    const opening = indexedDB.open("aurio-takes");
+    opening.onsuccess = () => resolve(opening.result);
+    opening.onerror = () => reject(opening.error);
+  });
+  if (!db.objectStoreNames.contains("takes")) { db.close(); return null; }
+  const takes = await new Promise((resolve) => {
+    const request = db.transaction("takes").objectStore("takes").getAll();
+    request.onsuccess = () => resolve(request.result);
+  });
+  db.close();
+  return takes.length === 1 ? takes[0].mimeType : null;
+}"""
 # The player loads `src`, plays a little, then seeks to `at`; what it saw.
 PLAY_AND_SEEK = """async (src, at) => {
   const player = document.getElementById("player");
@@ -196,7 +211,11 @@ def test_a_recording_that_comes_out_empty_is_never_sent_and_the_file_picker_take
     # WebKit, like Safari, records MP4 only, and the page asks for it.
     assert browser.call("() => MediaRecorder.isTypeSupported('video/webm')") is False
     assert browser.call("() => MediaRecorder.isTypeSupported('video/mp4')") is True
-    record(browser, seconds=3.0)
+    browser.click("#start")
+    wait_for(browser, SHOWN, "#stop", what="recording to start (after the countdown)")
+    assert wait_for(browser, KEPT_TYPE, what="the take's type in IndexedDB") == "video/mp4"
+    browser.call("() => new Promise((resolve) => setTimeout(resolve, 3000))")
+    browser.click("#stop")
     outcome = wait_for(
         browser,
         """() => {
