@@ -33,7 +33,7 @@ from pytest_django.live_server_helper import LiveServer
 from invites.models import Invite
 from invites.services import invite_create
 from tests.e2e.record_page import KEPT_TAKE_JS, MIN_CHUNK, SMALL_CHUNK, Candidate
-from tests.support.browsers import Browser, wait_for
+from tests.support.browsers import Browser, ChromiumPage, wait_for
 from tests.support.faultproxy import FaultProxy
 from tests.support.media import make_rotated, make_video
 from uploads.accept import video_accept_upload
@@ -245,6 +245,33 @@ def test_a_recording_that_comes_out_empty_is_never_sent_and_the_file_picker_take
     upload = the_upload(invite)
     assert upload.sha256 == sha256(path)
     assert processed(invite).video_codec == "h264"
+
+
+def test_a_browser_that_records_only_mp4_sends_an_mp4_take(candidate: Candidate, browser_page: Any) -> None:
+    """The page's MP4-recorder path with a recorder that really makes MP4: Chromium
+    told, as Safari would say, that it records no WebM. (Debian's WebKit records
+    nothing; Chromium's MP4 recorder writes fragmented MP4, as Safari's does.)"""
+    browser_page.add_init_script(
+        """(() => {
+          const supported = MediaRecorder.isTypeSupported.bind(MediaRecorder);
+          MediaRecorder.isTypeSupported = (type) => !/webm/i.test(type) && supported(type);
+        })()"""
+    )
+    browser, invite = ChromiumPage(browser_page), candidate.invite
+    open_page(browser, candidate.url())
+    browser.click("#start")
+    wait_for(browser, SHOWN, "#stop", what="recording to start (after the countdown)")
+    assert wait_for(browser, KEPT_TYPE, what="the take's type in IndexedDB") == "video/mp4"
+    browser.call("() => new Promise((resolve) => setTimeout(resolve, 4000))")
+    browser.click("#stop")
+    kept: dict[str, Any] = wait_for(browser, KEPT, what="the take kept in IndexedDB")
+    submit_and_wait(browser, invite)
+    upload = the_upload(invite)
+    assert upload.filename == "answer.mp4"
+    assert upload.sha256 == kept["sha256"]
+    video = processed(invite)
+    assert video.original_name.endswith(".mp4") and video.content_type == "video/mp4", video.content_type
+    assert video.duration_seconds is not None and 3 <= video.duration_seconds <= 7, video.duration_seconds
 
 
 # --- a file from a phone ------------------------------------------------------------------
