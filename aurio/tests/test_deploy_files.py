@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support.ci import in_ci
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = shutil.which("docker-compose")
 needs_compose = pytest.mark.skipif(
-    COMPOSE is None and not os.environ.get("CI"),
+    COMPOSE is None and not in_ci(),
     reason="docker-compose is not installed (scripts/install-test-deps)",
 )
 

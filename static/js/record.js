@@ -50,6 +50,10 @@
       "Your camera or microphone stopped working. What you recorded is kept: you can watch and " +
       "submit it, or reconnect the camera and press \u201cRe-record\u201d.",
     recorder: "Recording failed in this browser. Reload the page and try again, or use " + BROWSERS + ".",
+    broken:
+      "Your browser\u2019s recording came out broken (it can\u2019t play it back), so there is nothing to " +
+      "send, and this take doesn\u2019t count. Some browsers can\u2019t record here: record your answer with " +
+      "your camera app or choose a video file (below), or try recording again.",
     empty:
       "Your browser recorded nothing, so there is nothing to send, and this take doesn\u2019t count. " +
       "Some browsers can\u2019t record here: record your answer with your camera app or choose a video " +
@@ -230,9 +234,10 @@
 
   function takesNote() {
     if (!maxTakes) return "";
-    if (outOfTakes()) return " You have used all " + maxTakes + " takes.";
+    if (outOfTakes()) return maxTakes === 1 ? " You have used your one take." : " You have used all " + maxTakes + " takes.";
     if (!takesUsed) return " You can record up to " + maxTakes + " take" + (maxTakes === 1 ? "" : "s") + ".";
     var left = maxTakes - takesUsed + (unspentTake ? 1 : 0);
+    if (maxTakes === 1) return " You have your one take left.";
     return " You have " + left + " of " + maxTakes + " takes left.";
   }
 
@@ -301,7 +306,7 @@
   function requestTake() {
     if (unspentTake) {
       var number = unspentTake;
-      unspentTake = 0;
+      setUnspentTake(0);
       return Promise.resolve({ status: 201, body: { take: number, maxTakes: maxTakes } });
     }
     return fetch(config.takesUrl, { method: "POST", headers: { Accept: "application/json" } }).then(
@@ -317,6 +322,34 @@
         });
       }
     );
+  }
+
+  // A take that recorded nothing is remembered in this browser (a reload keeps it), and
+  // only while it is still the server's latest: a take counted since, on another device
+  // say, makes it spent after all.
+  function unspentKey() {
+    return "aurio-unspent-take:" + config.token;
+  }
+
+  function setUnspentTake(number) {
+    unspentTake = number;
+    try {
+      if (number) window.localStorage.setItem(unspentKey(), String(number));
+      else window.localStorage.removeItem(unspentKey());
+    } catch (ignored) {
+      // Storage refused (private mode, full): the take is given back for this visit only.
+    }
+  }
+
+  function restoreUnspentTake() {
+    var kept = 0;
+    try {
+      kept = parseInt(window.localStorage.getItem(unspentKey()), 10) || 0;
+    } catch (ignored) {
+      return;
+    }
+    if (kept && kept === takesUsed) unspentTake = kept;
+    else if (kept) setUnspentTake(0);
   }
 
   function setBusy(value) {
@@ -551,16 +584,8 @@
     chunks = [];
     devices.stopLevel();
     if (!take.size) {
-      // Never send nothing. (WebKit without GStreamer's isofmp4mux hands over an empty
-      // MP4.) The take the server counted for it is used by the next one, and the
-      // file picker is the way out when this browser can't record at all.
-      take = null;
-      dropTake();
-      unspentTake = info ? info.number : 0;
-      showError(MESSAGES.empty);
-      setPhase(devices.isLive() ? "check" : "denied");
-      setStatus(takesNote().trim());
-      el.file.focus();
+      // Never send nothing. (WebKit without GStreamer's isofmp4mux hands over an empty MP4.)
+      recordedNothing(info, MESSAGES.empty);
       return;
     }
     updateKept(info, { state: "recorded", size: take.size, seconds: seconds });
@@ -571,6 +596,17 @@
       stopNote + "Here is your take (" + el.elapsed.textContent + "). Watch it, then submit it or record again." +
       (outOfTakes() ? " This was your last take." : "")
     );
+  }
+
+  // The take the server counted for a recording that came out empty or broken is used by
+  // the next one, and the file picker is the way out when this browser can't record at all.
+  function recordedNothing(info, message) {
+    dropTake();
+    setUnspentTake(info ? info.number : 0);
+    showError(message);
+    setPhase(devices.isLive() ? "check" : "denied");
+    setStatus(takesNote().trim());
+    el.file.focus();
   }
 
   function showTake(blob) {
@@ -592,9 +628,14 @@
     video.currentTime = 1e101;
   }
 
-  // A picked file this browser cannot play (HEVC in Chrome, say) can still be sent.
+  // A picked file this browser cannot play (HEVC in Chrome, say) can still be sent. A
+  // recording its own browser cannot play is broken: a few bytes of header, say.
   function onPlaybackError() {
     if (!take || !el.playback.getAttribute("src")) return;
+    if (takeInfo && takeInfo.source === "camera" && phase === "review" && !sender) {
+      recordedNothing(takeInfo, MESSAGES.broken);
+      return;
+    }
     el.playback.classList.add("unplayable");
     setPhase(phase);
     if (takeInfo && takeInfo.source === "file") {
@@ -730,6 +771,10 @@
     }
     // The same file as before (after a reload, say) continues its own take and upload.
     var id = "file-" + file.size + "-" + file.lastModified + "-" + file.name;
+    if (take && takeInfo && takeInfo.source === "file" && takeInfo.id === id) {
+      useFile(file, id, false); // the file under review, chosen again: still the same take
+      return;
+    }
     var fingerprint = fingerprintOf(id);
     setBusy(true);
     window.aurio.takeUpload
@@ -982,6 +1027,7 @@
     config = readConfig(root);
     takesUsed = config.takesUsed;
     maxTakes = config.maxTakes;
+    restoreUnspentTake();
 
     show(el.nojs, false);
     if (!window.aurio || !window.aurio.takeUpload || !window.aurio.takeUpload.isSupported()) {

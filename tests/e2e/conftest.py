@@ -24,6 +24,7 @@ from pytest_django.live_server_helper import LiveServer
 from invites.services import invite_create
 from tests.e2e.record_page import Candidate
 from tests.support import browsers
+from tests.support.ci import require
 from tests.support.faultproxy import FaultProxy, fault_proxy
 
 if TYPE_CHECKING:
@@ -54,18 +55,9 @@ PHONE = {
 }
 
 
-def _require(message: str | None) -> None:
-    """Skip a browser test on a machine without the browser; in CI it must be there."""
-    if message is None:
-        return
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 def _require_chromium() -> None:
     if not CHROMIUM.exists():
-        _require(f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)")
+        require(f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)")
 
 
 @pytest.fixture(scope="session")
@@ -131,7 +123,7 @@ def denied_page(chromium_without_media_permission: Browser) -> Iterator[Page]:
 
 @pytest.fixture(scope="session")
 def firefox() -> Iterator[browsers.FirefoxProcess]:
-    _require(browsers.missing("firefox"))
+    require(browsers.missing("firefox"))
     process = browsers.FirefoxProcess()
     yield process
     process.close()
@@ -139,7 +131,7 @@ def firefox() -> Iterator[browsers.FirefoxProcess]:
 
 @pytest.fixture(scope="session")
 def x_display() -> Iterator[browsers.Display]:
-    _require(browsers.missing("webkit"))
+    require(browsers.missing("webkit"))
     display = browsers.Display()
     yield display
     display.close()

@@ -247,6 +247,77 @@ def test_a_recording_that_comes_out_empty_is_never_sent_and_the_file_picker_take
     assert processed(invite).video_codec == "h264"
 
 
+@pytest.mark.parametrize("any_browser", ["webkit"], indirect=True)
+def test_the_take_of_an_empty_recording_stays_unspent_after_a_reload(
+    candidate: Candidate, any_browser: Browser, phone_files: dict[str, Path], settings: Settings
+) -> None:
+    """With one take allowed, an empty recording and a reload still leave the candidate their take."""
+    settings.AURIO_MAX_ATTEMPTS = 1
+    browser, invite = any_browser, candidate.invite
+    open_page(browser, candidate.url())
+    record(browser, seconds=1.0)
+    wait_for(browser, SHOWN, "#error", what="the page's verdict on the take")
+    assert "recorded nothing" in browser.call(TEXT, "#error")
+    open_page(browser, candidate.url())  # the candidate reloads, as one does after an error
+    assert "You have your one take left." in browser.call(TEXT, "#status")
+    assert browser.call("() => document.getElementById('start').disabled") is False
+    path = phone_files["safari-fragmented.mp4"]
+    choose(browser, path)
+    submit_and_wait(browser, invite)
+    invite.refresh_from_db()
+    assert invite.takes == 1
+    assert the_upload(invite).sha256 == sha256(path)
+
+
+# A recorder that hands over a few bytes that are no video (as a half-working one might).
+BROKEN_RECORDER = """(() => {
+  class BrokenRecorder extends EventTarget {
+    constructor(stream, options) { super(); this.state = "inactive"; this.mimeType = "video/webm"; }
+    static isTypeSupported(type) { return /webm/.test(type); }
+    start() { this.state = "recording"; }
+    stop() {
+      this.state = "inactive";
+      const event = new Event("dataavailable");
+      event.data = new Blob([new Uint8Array(37).fill(7)], { type: "video/webm" });
+      this.dispatchEvent(event);
+      this.dispatchEvent(new Event("stop"));
+    }
+  }
+  window.MediaRecorder = BrokenRecorder;
+})()"""
+
+
+def test_a_recording_its_own_browser_cannot_play_is_never_sent(
+    candidate: Candidate, browser_page: Any
+) -> None:
+    browser_page.add_init_script(BROKEN_RECORDER)
+    browser, invite = ChromiumPage(browser_page), candidate.invite
+    open_page(browser, candidate.url())
+    record(browser, seconds=1.0)
+    wait_for(browser, SHOWN, "#error", what="the page to notice the broken take")
+    assert "came out broken" in browser.call(TEXT, "#error")
+    assert not browser.call(SHOWN, "#submit")
+    assert browser.call("() => document.activeElement && document.activeElement.id") == "file"
+    assert "You have 3 of 3 takes left." in browser.call(TEXT, "#status")
+    assert not Upload.objects.filter(invite=invite).exists()
+    invite.refresh_from_db()
+    assert invite.takes == 1
+
+
+def test_the_same_file_chosen_again_is_still_one_take(
+    candidate: Candidate, browser_page: Any, phone_files: dict[str, Path]
+) -> None:
+    browser, invite = ChromiumPage(browser_page), candidate.invite
+    open_page(browser, candidate.url())
+    path = phone_files["iphone-portrait.mov"]
+    for _ in range(3):
+        choose(browser, path)
+    invite.refresh_from_db()
+    assert invite.takes == 1
+    submit_and_wait(browser, invite)
+    assert the_upload(invite).sha256 == sha256(path)
+
+
 def test_a_browser_that_records_only_mp4_sends_an_mp4_take(candidate: Candidate, browser_page: Any) -> None:
     """The page's MP4-recorder path with a recorder that really makes MP4: Chromium
     told, as Safari would say, that it records no WebM. (Debian's WebKit records
@@ -363,7 +434,8 @@ def test_the_original_and_the_rendition_play_and_seek(
     live_server: LiveServer, recruiter_in: Browser, phone_files: dict[str, Path], recorder_webm: Path
 ) -> None:
     browser = recruiter_in
-    # The original as this engine's own recorder (or Safari's, for WebKit) makes it.
+    # An original of the kind this engine records: a recorder-style WebM (no duration, no
+    # cues; made by FFmpeg) for Chromium and Firefox, Safari's fragmented MP4 for WebKit.
     made_here = phone_files["safari-fragmented.mp4"] if browser.engine == "webkit" else recorder_webm
     video = answer_from(made_here)
     assert video.playback and video.playback_url != video.stream_url

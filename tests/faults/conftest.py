@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 
+from tests.support.ci import require
 from tests.support.media import make_video
 from tests.support.server import AurioServer, Template, postgres_answers, running_aurio
 
@@ -26,10 +26,7 @@ from tests.support.server import AurioServer, Template, postgres_answers, runnin
 def _require_postgres() -> None:
     if postgres_answers():
         return
-    message = "PostgreSQL does not answer at AURIO_FAULTS_POSTGRES_URL (default 127.0.0.1:5432)"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+    require("PostgreSQL does not answer at AURIO_FAULTS_POSTGRES_URL (default 127.0.0.1:5432)")
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.ci import in_ci
 from tests.support.processes import Server, free_port
 from tests.support.server import HOST, REPO, WIRE_ERRORS, AurioServer, fetch, wait_until
 from tests.support.tus import TusUpload
@@ -32,7 +33,7 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 CONFIG = REPO / "deploy" / "nginx" / "aurio.conf"
 
 pytestmark = pytest.mark.skipif(
-    not os.access(NGINX, os.X_OK) and not os.environ.get("CI"),
+    not os.access(NGINX, os.X_OK) and not in_ci(),
     reason="nginx is not installed (scripts/install-test-deps)",
 )
 

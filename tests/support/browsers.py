@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import shutil
 import subprocess
 import tempfile
@@ -36,6 +37,7 @@ FIREFOX = Path("/usr/bin/firefox-esr")
 WEBKIT_DRIVER = Path("/usr/bin/WebKitWebDriver")
 MINIBROWSER = Path("/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser")
 XVFB = Path("/usr/bin/Xvfb")
+WEBKIT_DRIVER_ENDING_WITH_US = Path(__file__).resolve().parent / "bin" / "webkit-webdriver"
 # What a fresh machine installs for each engine (scripts/install-test-deps).
 PACKAGES = {
     "firefox": ["firefox-esr"],
@@ -48,7 +50,19 @@ PACKAGES = {
         "gstreamer1.0-libav",
     ],
 }
-MISSING = {"firefox": [FIREFOX], "webkit": [WEBKIT_DRIVER, MINIBROWSER, XVFB]}
+GSTREAMER = Path("/usr/lib/x86_64-linux-gnu/gstreamer-1.0")
+MISSING = {
+    "firefox": [FIREFOX],
+    "webkit": [
+        WEBKIT_DRIVER,
+        MINIBROWSER,
+        XVFB,
+        # MP4 (good), H.264 decoding (libav) and encoding (ugly): what WebKit plays and records with.
+        GSTREAMER / "libgstisomp4.so",
+        GSTREAMER / "libgstlibav.so",
+        GSTREAMER / "libgstx264.so",
+    ],
+}
 
 FIREFOX_PREFS = {
     # A fake camera (a coloured picture) and microphone (a tone), allowed without a prompt.
@@ -72,6 +86,12 @@ WEBKIT_ARGS = [
     "--enable-mock-capture-devices=true",
     "--media-playback-requires-user-gesture=false",
 ]
+
+
+def _ending_with_us(argv: list[str]) -> list[str]:
+    """`argv` run so that it ends when the test run does, even a killed one (whose own
+    teardown never runs): util-linux's setpriv sets the parent-death signal, then execs."""
+    return ["setpriv", "--pdeathsig", "TERM", "--", *argv]
 
 
 class BrowserError(RuntimeError):
@@ -210,20 +230,25 @@ class FirefoxProcess:
         )
         self.events: list[dict[str, Any]] = []
         self.process = subprocess.Popen(
-            [str(FIREFOX), "--headless", "--no-remote", "--profile", str(self.profile)]
-            + ["--remote-debugging-port=0"],  # a free port, which it then announces
+            _ending_with_us(
+                [str(FIREFOX), "--headless", "--no-remote", "--profile", str(self.profile)]
+                + ["--remote-debugging-port=0"]  # a free port, which it then announces
+            ),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
-            start_new_session=True,
         )
-        address = self._listening_on()
-        self.bidi = BiDi(f"{address}/session", self.events.append)
-        self.bidi.send(
-            "session.new",
-            capabilities={"alwaysMatch": {"unhandledPromptBehavior": {"default": "accept"}}},
-        )
-        self.bidi.send("session.subscribe", events=["log.entryAdded"])
+        try:
+            address = self._listening_on()
+            self.bidi = BiDi(f"{address}/session", self.events.append)
+            self.bidi.send(
+                "session.new",
+                capabilities={"alwaysMatch": {"unhandledPromptBehavior": {"default": "accept"}}},
+            )
+            self.bidi.send("session.subscribe", events=["log.entryAdded"])
+        except BaseException:
+            self.close()
+            raise
 
     def _listening_on(self, timeout: float = 60.0) -> str:
         assert self.process.stderr is not None
@@ -239,7 +264,6 @@ class FirefoxProcess:
                 # Keep reading what Firefox says, so a full pipe never blocks it.
                 threading.Thread(target=self._drain, daemon=True).start()
                 return found.group(1).rstrip("/")
-        self.close()
         raise BrowserError("firefox-esr did not start WebDriver BiDi:\n" + "\n".join(seen[-20:]))
 
     def _drain(self) -> None:
@@ -267,7 +291,7 @@ class FirefoxProcess:
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, 9)
+            self.process.kill()
             self.process.wait()
         shutil.rmtree(self.profile, ignore_errors=True)
 
@@ -338,7 +362,8 @@ class FirefoxPage:
         self._bidi.send("input.setFiles", context=self.context, element=element, files=[str(path)])
 
     def log(self) -> list[str]:
-        entries = [e["params"] for e in self._firefox.events if e.get("method") == "log.entryAdded"]
+        logged = [e["params"] for e in self._firefox.events if e.get("method") == "log.entryAdded"]
+        entries = [e for e in logged if e.get("source", {}).get("context") == self.context]
         return [f"[console.{e.get('level')}] {e.get('text')}" for e in entries]
 
 
@@ -350,16 +375,17 @@ class Display:
 
     def __init__(self) -> None:
         read, write = os.pipe()
+        argv = [str(XVFB), "-displayfd", str(write), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"]
         self.process = subprocess.Popen(
-            [str(XVFB), "-displayfd", str(write), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+            _ending_with_us(argv),
             pass_fds=(write,),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            start_new_session=True,
         )
         os.close(write)
         with os.fdopen(read) as announced:
-            number = announced.readline().strip()
+            ready, _, _ = select.select([announced], [], [], 30)
+            number = announced.readline().strip() if ready else ""
         if not number:
             self.close()
             raise BrowserError("Xvfb did not start")
@@ -388,7 +414,8 @@ class WebKitPage:
         options.binary_location = str(MINIBROWSER)
         for arg in WEBKIT_ARGS:
             options.add_argument(arg)
-        service = Service(str(WEBKIT_DRIVER), env={**os.environ, "DISPLAY": display.name})
+        # WebKitWebDriver, through a script that makes it end with the test run.
+        service = Service(str(WEBKIT_DRIVER_ENDING_WITH_US), env={**os.environ, "DISPLAY": display.name})
         self.driver = webdriver.WebKitGTK(options=options, service=service)
         self.driver.set_script_timeout(120)
         self._console: list[str] = []

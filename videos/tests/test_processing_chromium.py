@@ -18,6 +18,7 @@ import pytest
 from pytest_django import Settings
 
 from invites.models import Invite
+from tests.support.ci import require
 from tests.support.factories import store_video, stored_names
 from videos import processing
 from videos.models import Status, Tag
@@ -57,10 +58,7 @@ PLAYER_PAGE = '<!doctype html><video id="v" src="playback.mp4" poster="poster.jp
 @pytest.fixture(scope="module")
 def browser():  # type: ignore[no-untyped-def]
     if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing: install Debian's chromium package"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        require(f"{CHROMIUM} is missing: install Debian's chromium package")
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an event loop in this thread; the ORM then
