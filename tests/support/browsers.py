@@ -35,7 +35,15 @@ from typing import Any, Protocol
 
 FIREFOX = Path("/usr/bin/firefox-esr")
 WEBKIT_DRIVER = Path("/usr/bin/WebKitWebDriver")
-MINIBROWSER = Path("/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser")
+
+
+def _multiarch(path: str) -> Path:
+    """`path` under Debian's library folder for this machine (x86_64-linux-gnu, aarch64-linux-gnu…)."""
+    found = sorted(Path("/usr/lib").glob(f"*-linux-gnu*/{path}"))
+    return found[0] if found else Path("/usr/lib/x86_64-linux-gnu") / path
+
+
+MINIBROWSER = _multiarch("webkit2gtk-4.1/MiniBrowser")
 XVFB = Path("/usr/bin/Xvfb")
 WEBKIT_DRIVER_ENDING_WITH_US = Path(__file__).resolve().parent / "bin" / "webkit-webdriver"
 # What a fresh machine installs for each engine (scripts/install-test-deps).
@@ -50,7 +58,7 @@ PACKAGES = {
         "gstreamer1.0-libav",
     ],
 }
-GSTREAMER = Path("/usr/lib/x86_64-linux-gnu/gstreamer-1.0")
+GSTREAMER = _multiarch("gstreamer-1.0")
 MISSING = {
     "firefox": [FIREFOX],
     "webkit": [
