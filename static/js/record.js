@@ -33,6 +33,8 @@
   ];
   // A chunk every second, each kept in IndexedDB at once: a crash loses at most a second.
   var TIMESLICE_MS = 1000;
+  // Less than any second of real recording (tens of kilobytes): a recorder's header alone.
+  var BROKEN_BYTES = 4096;
   var COUNTDOWN_SECONDS = 3;
   // About 19 MB a minute: sharp enough for a face, quick to upload.
   var BITRATES = { videoBitsPerSecond: 2500000, audioBitsPerSecond: 128000 };
@@ -257,7 +259,7 @@
     updateButtons();
     return devices.start(cameraStillWanted).then(
       function (started) {
-        if (!started) return false;
+        if (!started || !cameraStillWanted()) return false;
         if (phase !== "review") {
           setPhase("check");
           setStatus("Your camera is on. Press \u201cStart recording\u201d when you are ready." + takesNote());
@@ -266,6 +268,7 @@
         return true;
       },
       function (error) {
+        if (!cameraStillWanted()) return false;
         var help = window.aurio.deviceCheck.helpFor(error);
         if (take) {
           // Keep the take on screen: it can still be submitted.
@@ -281,9 +284,10 @@
     );
   }
 
-  // Once the answer is submitted, a camera that arrives late is let go at once.
+  // Once the answer is being sent, a camera that arrives late is let go at once (a
+  // Re-record that was waiting for it must not replace the take on its way).
   function cameraStillWanted() {
-    return !submitted;
+    return !submitted && phase !== "sending";
   }
 
   function onTrackEnded() {
@@ -291,7 +295,10 @@
     var wasRecording = phase === "recording";
     stop();
     devices.stop();
-    if (phase === "countdown") takeInfo = null;
+    if (phase === "countdown") {
+      if (takeInfo) setUnspentTake(takeInfo.number); // counted, never recorded with
+      takeInfo = null;
+    }
     if (wasRecording || take) {
       showError(MESSAGES.lostWithTake);
       updateButtons();
@@ -304,11 +311,14 @@
   // --- takes: the server counts them ------------------------------------------------
 
   function requestTake() {
-    if (unspentTake) {
+    if (unspentTake && storedUnspentTake() === unspentTake) {
+      // Still kept (in storage too) until this take records something, so a reload in
+      // the countdown, or a recorder that fails to start, doesn't lose it.
       var number = unspentTake;
-      setUnspentTake(0);
+      unspentTake = 0;
       return Promise.resolve({ status: 201, body: { take: number, maxTakes: maxTakes } });
     }
+    unspentTake = 0; // another tab of this browser has used it
     return fetch(config.takesUrl, { method: "POST", headers: { Accept: "application/json" } }).then(
       function (response) {
         return response.text().then(function (text) {
@@ -341,13 +351,16 @@
     }
   }
 
-  function restoreUnspentTake() {
-    var kept = 0;
+  function storedUnspentTake() {
     try {
-      kept = parseInt(window.localStorage.getItem(unspentKey()), 10) || 0;
+      return parseInt(window.localStorage.getItem(unspentKey()), 10) || 0;
     } catch (ignored) {
-      return;
+      return unspentTake; // no storage: this visit's word is all there is
     }
+  }
+
+  function restoreUnspentTake() {
+    var kept = storedUnspentTake();
     if (kept && kept === takesUsed) unspentTake = kept;
     else if (kept) setUnspentTake(0);
   }
@@ -450,6 +463,7 @@
       var options = Object.assign({}, BITRATES, mimeType ? { mimeType: mimeType } : {});
       recorder = new MediaRecorder(devices.stream(), options);
     } catch (error) {
+      setUnspentTake(takeInfo ? takeInfo.number : 0); // nothing was recorded with it
       setPhase("check");
       showError(MESSAGES.recorder);
       return;
@@ -588,6 +602,7 @@
       recordedNothing(info, MESSAGES.empty);
       return;
     }
+    setUnspentTake(0); // this take recorded something: it is spent
     updateKept(info, { state: "recorded", size: take.size, seconds: seconds });
     showTake(take);
     setPhase("review");
@@ -609,6 +624,14 @@
     el.file.focus();
   }
 
+  function isBrokenRecording() {
+    var error = el.playback.error;
+    return !!takeInfo && takeInfo.source === "camera" && !takeInfo.sent && phase === "review" &&
+      take.size < BROKEN_BYTES && el.playback.readyState === HTMLMediaElement.HAVE_NOTHING &&
+      !!error && (error.code === MediaError.MEDIA_ERR_SRC_NOT_SUPPORTED ||
+        error.code === MediaError.MEDIA_ERR_DECODE);
+  }
+
   function showTake(blob) {
     if (takeUrl) URL.revokeObjectURL(takeUrl);
     takeUrl = URL.createObjectURL(blob);
@@ -628,11 +651,12 @@
     video.currentTime = 1e101;
   }
 
-  // A picked file this browser cannot play (HEVC in Chrome, say) can still be sent. A
-  // recording its own browser cannot play is broken: a few bytes of header, say.
+  // A picked file this browser cannot play (HEVC in Chrome, say) can still be sent, and so
+  // can a recording: a player's failure is not the file's. Only a recording of a few bytes
+  // that its own browser can't even open, never sent, is taken for nothing recorded.
   function onPlaybackError() {
     if (!take || !el.playback.getAttribute("src")) return;
-    if (takeInfo && takeInfo.source === "camera" && phase === "review" && !sender) {
+    if (isBrokenRecording()) {
       recordedNothing(takeInfo, MESSAGES.broken);
       return;
     }
@@ -772,8 +796,7 @@
     // The same file as before (after a reload, say) continues its own take and upload.
     var id = "file-" + file.size + "-" + file.lastModified + "-" + file.name;
     if (take && takeInfo && takeInfo.source === "file" && takeInfo.id === id) {
-      useFile(file, id, false); // the file under review, chosen again: still the same take
-      return;
+      return; // the file under review, chosen again: still the same take, as it was
     }
     var fingerprint = fingerprintOf(id);
     setBusy(true);
@@ -796,6 +819,7 @@
   }
 
   function useFile(file, id, resumed) {
+    if (!resumed) setUnspentTake(0); // the file is this take
     if (!takeInfo || takeInfo.id !== id) dropTake();
     // The camera is not needed to watch or send a file.
     devices.stop();
@@ -865,6 +889,7 @@
       return;
     }
     var info = takeInfo;
+    info.sent = true; // on its way: from now on only the server judges it
     resuming = resumed === "started";
     hideError();
     devices.stop();

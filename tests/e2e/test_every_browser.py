@@ -304,6 +304,22 @@ def test_a_recording_its_own_browser_cannot_play_is_never_sent(
     assert invite.takes == 1
 
 
+def test_a_real_recording_the_player_stumbles_on_is_still_sent(
+    candidate: Candidate, browser_page: Any
+) -> None:
+    """A player's failure is not the file's: an error on the review player (a decoder
+    missing, a GPU fault) leaves a real take to be sent."""
+    browser, invite = ChromiumPage(browser_page), candidate.invite
+    open_page(browser, candidate.url())
+    record(browser, seconds=2.0)
+    kept: dict[str, Any] = wait_for(browser, KEPT, what="the take kept in IndexedDB")
+    browser.call("() => document.getElementById('playback').dispatchEvent(new Event('error'))")
+    assert browser.call(SHOWN, "#submit")
+    assert not browser.call(SHOWN, "#error")
+    submit_and_wait(browser, invite)
+    assert the_upload(invite).sha256 == kept["sha256"]
+
+
 def test_the_same_file_chosen_again_is_still_one_take(
     candidate: Candidate, browser_page: Any, phone_files: dict[str, Path]
 ) -> None:

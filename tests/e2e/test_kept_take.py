@@ -19,6 +19,8 @@ from pytest_django.live_server_helper import LiveServer
 from invites.models import Invite
 from invites.services import invite_create
 from tests.e2e.record_page import (
+    SMALL_CHUNK,
+    Candidate,
     expect_done,
     kept_take,
     record_path,
@@ -26,6 +28,7 @@ from tests.e2e.record_page import (
     wait_for_camera,
     wait_until,
 )
+from tests.support.faultproxy import FaultProxy
 from uploads.models import Upload
 from videos.models import Video
 
@@ -133,3 +136,49 @@ def test_the_servers_verdict_on_the_file_lets_the_kept_take_go(
     wait_for_camera(page)
     expect(page.locator("#earlier")).to_be_hidden()
     assert not Video.objects.filter(invite=invite).exists()
+
+
+# getUserMedia answered only once the test lets it (window.__letCameraIn()), as when a
+# candidate takes their time over the browser's permission prompt.
+SLOW_CAMERA = """
+window.__cameraWaits = false;
+const ask = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+navigator.mediaDevices.getUserMedia = (c) => {
+  if (!window.__cameraWaits) return ask(c);
+  return new Promise((resolve) => { window.__letCameraIn = () => resolve(ask(c)); });
+};
+"""
+
+
+def test_a_camera_that_arrives_while_the_take_is_sent_does_not_replace_it(
+    candidate: Candidate, proxy: FaultProxy, browser_page: Page
+) -> None:
+    """The camera stops with a take in review; Re-record waits for it; the candidate
+    submits instead; the camera then arrives. The take on its way stays the answer
+    (it was dropped for a new take, its upload ended and its kept copy deleted)."""
+    page = browser_page
+    page.add_init_script(SLOW_CAMERA)
+    invite = candidate.invite
+    candidate.open(page, proxy.url, chunk=SMALL_CHUNK)
+    record_take(page, ms=2_000)
+    kept = kept_take(page)
+    page.evaluate(
+        "() => document.getElementById('preview').srcObject.getVideoTracks()[0]"
+        ".dispatchEvent(new Event('ended'))"
+    )
+    expect(page.locator("#error")).to_contain_text("What you recorded is kept")
+    page.evaluate("() => { window.__cameraWaits = true; }")
+    page.click("#rerecord")  # waits for the camera
+    expect(page.locator("#status")).to_contain_text("Waiting for your camera")
+    proxy.throttle(30_000)  # a slow connection: the take is still on its way ...
+    page.click("#submit")
+    expect(page.locator("#upload")).to_be_visible()
+    page.evaluate("() => window.__letCameraIn()")  # ... when the camera comes
+    page.wait_for_timeout(1_000)  # time for the page to act on it, mid-upload
+    assert Upload.objects.get(invite=invite).offset < kept["size"]
+    proxy.throttle(None)
+    expect_done(page, invite)
+    invite.refresh_from_db()
+    assert invite.takes == 1
+    upload = Upload.objects.get(invite=invite)
+    assert upload.sha256 == kept["sha256"]
