@@ -11,6 +11,7 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET
 
 from aurio.ratelimit import rate_limited
+from invites.api import candidate_state
 from invites.models import Invite, InviteStatus
 from invites.repository import invite_for_token
 from invites.services import invite_mark_opened
@@ -50,6 +51,7 @@ def record(request: HttpRequest, token: str) -> HttpResponse:
     if invite.status == InviteStatus.SUBMITTED:
         return render(request, "invites/done.html", {"invite": invite})
     invite_mark_opened(invite=invite)
+    state = candidate_state(invite)
     context = {
         "invite": invite,
         "tus_url": reverse("uploads:uploads", args=[token]),
@@ -59,8 +61,9 @@ def record(request: HttpRequest, token: str) -> HttpResponse:
         "done_url": reverse("invites:done", args=[token]),
         "max_seconds": settings.AURIO_MAX_DURATION_SECONDS,
         "max_bytes": settings.AURIO_MAX_UPLOAD_BYTES,
-        "max_takes": settings.AURIO_MAX_ATTEMPTS,
-        "takes_used": invite.takes,
+        "max_takes": state["maxTakes"],
+        "takes_used": state["takesUsed"],
+        "interview_data": state,
     }
     return render(request, "invites/record.html", context)
 
