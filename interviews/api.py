@@ -62,6 +62,14 @@ class InterviewIn(Schema):
     def printable(cls, value: str) -> str:
         return _printable(value.strip())
 
+    @field_validator("title")
+    @classmethod
+    def title_given(cls, value: str) -> str:
+        # min_length is checked before the strip: "   " would pass it.
+        if not value:
+            raise ValueError("The interview needs a title.")
+        return value
+
 
 class QuestionOut(Schema):
     id: uuid.UUID

@@ -228,6 +228,7 @@ def test_a_bad_question_is_422_and_nothing_is_created(api: Client, question: dic
 
 BAD_INTERVIEWS = {
     "empty title": {"title": ""},
+    "blank title": {"title": " \n "},
     "title too long": {"title": "x" * 201},
     "title with a NUL byte": {"title": "Back\x00end"},
     "intro with a NUL byte": {"intro": "Hello\x00"},
