@@ -130,6 +130,17 @@ def test_the_migrated_rows_work_with_todays_code(before: Apps) -> None:
     assert pending.answers.get().takes == 1  # type: ignore[attr-defined]
 
 
+def test_an_invite_submitted_without_takes_or_a_video_keeps_its_answer(before: Apps) -> None:
+    """Submitted through the multipart upload (which counts no take), its video
+    since deleted by staff (which clears submission_id): still answered."""
+    now = timezone.now()
+    submitted = old_invite(before, "submitted@example.com", submitted_at=now)
+
+    after = migrate(AFTER)
+    answer = after.get_model("invites", "Answer").objects.get(invite_id=submitted.pk)
+    assert (answer.takes, answer.submitted_at, answer.submission_id) == (0, now, None)
+
+
 def test_migrating_back_restores_takes_and_the_submission(before: Apps) -> None:
     video_id = uuid.uuid4()
     answered = old_invite(
