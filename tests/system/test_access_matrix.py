@@ -95,6 +95,8 @@ def cast(db: None, recorder_webm: Path) -> Cast:
     video.playback_size = len(RENDITION)
     video.save()
     upload = upload_create(invite=target, length=1000, metadata={"filename": "answer.webm"})
+    asked: Any = interview.questions.first()
+    asked.video.save("question.webm", ContentFile(original), save=True)  # the recruiter asking it
 
     outsider = User.objects.create_user("outsider", "o@example.com", "pw")
     teammate = User.objects.create_user("teammate", "t@example.com", "pw", is_staff=True)
@@ -190,6 +192,13 @@ ENDPOINTS = [
         "start a take of the target's question",
         "post",
         url("api:start_question_take", "token", "target_question.id"),
+        everyone(404),
+    ),
+    # The target's question video is for the target's link only.
+    Endpoint(
+        "the target's question video",
+        "get",
+        url("videos:question_video", "token", "target_question.id"),
         everyone(404),
     ),
     Endpoint("upload (no file)", "post", url("api:upload_video", "token"), candidate(400)),
@@ -430,6 +439,7 @@ def test_candidate_pages_link_nowhere_outside_the_site(cast: Cast) -> None:
         "/api/v1/invites/{token}/questions/3f2b0c1e-4f8e-4a7e-9d1e-0a4b5c6d7e8f/takes",
         "/r/{token}",
         "/r/{token}/done",
+        "/r/{token}/questions/3f2b0c1e-4f8e-4a7e-9d1e-0a4b5c6d7e8f/video",
     ],
 )
 def test_log_redaction_covers_every_candidate_path(cast: Cast, path: str) -> None:
