@@ -379,7 +379,9 @@ def test_the_schema_documents_the_interview_endpoints_and_their_errors() -> None
     assert {"200", "401", "403"} <= responses("/api/v1/interviews", "get")
     assert {"201", "401", "403", "422"} <= responses("/api/v1/interviews", "post")
     assert {"200", "401", "403", "404"} <= responses("/api/v1/interviews/{interview_id}", "get")
-    assert {"201", "401", "403", "404", "422"} <= responses("/api/v1/interviews/{interview_id}/questions", "post")
+    assert {"201", "401", "403", "404", "422"} <= responses(
+        "/api/v1/interviews/{interview_id}/questions", "post"
+    )
 
 
 def test_the_schema_states_the_question_limits() -> None:

@@ -87,7 +87,9 @@ def test_takes_are_counted_per_question(client: Client, invite: Invite, intervie
     assert answers == {"First?": 1, "Second?": 3}
 
 
-def test_extra_takes_are_added_to_every_question(client: Client, invite: Invite, interview: Interview) -> None:
+def test_extra_takes_are_added_to_every_question(
+    client: Client, invite: Invite, interview: Interview
+) -> None:
     Invite.objects.filter(pk=invite.pk).update(extra_takes=2)
     first = question(interview, "First?")
     assert [take(client, invite, first).status_code for _ in range(4)] == [201, 201, 201, 403]
@@ -293,7 +295,9 @@ def test_answers_need_the_view_invite_permission(
 
 
 def post_invite(api: Client, **payload: object) -> HttpResponse:
-    return api.post("/api/v1/invites", {"email": "ada@example.com", **payload}, content_type="application/json")
+    return api.post(
+        "/api/v1/invites", {"email": "ada@example.com", **payload}, content_type="application/json"
+    )
 
 
 def test_an_invite_for_an_interview_belongs_to_it(api: Client, interview: Interview) -> None:

@@ -33,8 +33,8 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from aurio.logs import redact
 from aurio.models import ApiToken
-from invites.models import Invite
 from interviews.models import Interview, Question
+from invites.models import Invite
 from invites.services import invite_create
 from tests.support.factories import make_interview, store_video
 from uploads.models import Upload

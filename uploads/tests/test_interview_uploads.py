@@ -133,7 +133,9 @@ def test_an_upload_that_names_no_question_answers_the_first_unanswered(
     client: Client, invite: Invite, interview: Interview, content: bytes
 ) -> None:
     answer(client, invite, content, q(interview, "First?"))
-    video = Video.objects.get(pk=finish(client, invite, send(client, invite, content, None)).json()["videoId"])
+    video = Video.objects.get(
+        pk=finish(client, invite, send(client, invite, content, None)).json()["videoId"]
+    )
     assert video.question == q(interview, "Second?")
 
 
@@ -215,7 +217,9 @@ def test_a_second_answer_to_the_same_question_is_409_and_the_first_is_kept(
     assert create(client, invite, len(content), first).status_code == 409
     answer_row = Answer.objects.get(invite=invite, question=first)
     assert str(answer_row.submission_id) == kept.json()["videoId"]
-    assert list(Video.objects.filter(invite=invite).values_list("pk", flat=True)) == [answer_row.submission_id]
+    assert list(Video.objects.filter(invite=invite).values_list("pk", flat=True)) == [
+        answer_row.submission_id
+    ]
 
 
 def test_a_practice_question_takes_no_upload(client: Client, invite: Invite, interview: Interview) -> None:
