@@ -167,7 +167,8 @@ def candidate_state(invite: Invite) -> dict[str, object]:
                 ),
             }
         )
-    upcoming = invite_next_question(invite)
+    # A submitted invite is asked nothing more (a question added since is for those still answering).
+    upcoming = invite_next_question(invite) if invite.submitted_at is None else None
     current = next((q for q in questions if upcoming and q["id"] == upcoming.pk), None)
     return {
         "ok": True,

@@ -361,3 +361,18 @@ def test_the_seeds_invite_is_submitted_by_one_multipart_upload(
     listed = api.get("/api/v1/invites").json()[0]
     assert (listed["status"], listed["latestVideoId"]) == ("submitted", str(video.pk))
     assert send_file(client, invite, content).status_code == 409
+
+
+def test_a_question_added_after_the_invite_was_submitted_is_not_asked(
+    api: Client, client: Client, invite: Invite, interview: Interview, content: bytes
+) -> None:
+    for _ in range(3):
+        assert send_file(client, invite, content).status_code == 201
+    added = api.post(
+        f"/api/v1/interviews/{interview.pk}/questions", {"text": "Late?"}, content_type="application/json"
+    )
+    assert added.status_code == 201
+    body = state(client, invite)
+    assert body["status"] == "submitted" and body["canSubmit"] is False
+    assert body["nextQuestionId"] is None
+    assert take(client, invite, added.json()["id"]).status_code == 409
