@@ -394,3 +394,37 @@ def test_the_schema_states_the_question_limits() -> None:
     assert fields["thinkingSeconds"]["maximum"] == 300
     retakes = next(v for v in fields["retakes"]["anyOf"] if v.get("type") == "integer")
     assert (retakes["minimum"], retakes["maximum"]) == (0, 10)
+
+
+def test_the_default_interview_keeps_its_one_question(db: None, recruiter: object) -> None:
+    """Invites made without an interview (the seed's) answer one question and are then submitted:
+    a second question would leave every such invite waiting for an answer the seed's client never sends."""
+    from django.test import Client
+
+    from aurio.models import ApiToken
+    from interviews.models import Interview
+
+    client = Client(headers={"Authorization": f"Bearer {ApiToken.issue(recruiter)[1]}"})  # type: ignore[arg-type]
+    default = Interview.objects.default()
+    response = client.post(
+        f"/api/v1/interviews/{default.pk}/questions",
+        {"text": "And another?"},
+        content_type="application/json",
+    )
+    assert response.status_code == 422
+    assert "default interview" in response.json()["detail"]
+    assert default.questions.count() == 1
+
+
+def test_an_interview_takes_at_most_fifty_questions(db: None, recruiter: object) -> None:
+    from django.test import Client
+
+    from aurio.models import ApiToken
+    from tests.support.factories import make_interview
+
+    client = Client(headers={"Authorization": f"Bearer {ApiToken.issue(recruiter)[1]}"})  # type: ignore[arg-type]
+    interview = make_interview(questions=[{"text": f"Q{n}?"} for n in range(50)])
+    url = f"/api/v1/interviews/{interview.pk}/questions"
+    response = client.post(url, {"text": "One more?"}, content_type="application/json")
+    assert response.status_code == 422
+    assert interview.questions.count() == 50
