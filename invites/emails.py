@@ -34,7 +34,7 @@ class Sending:
     not_tried: list[Invite] = field(default_factory=list)
 
     def skipped_summary(self) -> str:
-        """"2 submitted, 1 link dead": how many were skipped, by reason."""
+        """ "2 submitted, 1 link dead": how many were skipped, by reason."""
         counts = Counter(reason for _, reason in self.skipped)
         return ", ".join(f"{n} {reason}" for reason, n in counts.most_common())
 
@@ -98,7 +98,7 @@ def _context(invite: Invite) -> dict[str, object]:
 
 
 def _duration(seconds: int) -> str:
-    """"2 minutes", "90 seconds": an answer's time in words."""
+    """ "2 minutes", "90 seconds": an answer's time in words."""
     if seconds and seconds % 60 == 0:
         minutes = seconds // 60
         return f"{minutes} minute{'s' if minutes != 1 else ''}"

@@ -28,7 +28,9 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Check every row; create nothing.")
         parser.add_argument("--days", type=int, help="Deadline in days from now for rows without expires_at.")
         parser.add_argument(
-            "--interview", metavar="ID", help="The interview the invites belong to (default: the default one)."
+            "--interview",
+            metavar="ID",
+            help="The interview the invites belong to (default: the default one).",
         )
 
     def handle(
@@ -60,7 +62,9 @@ class Command(BaseCommand):
                     interview=chosen,
                     actor=actor,
                 )
-            report.append((row.line, f"line {row.line}: {row.email}: {'would create' if dry_run else 'created'}"))
+            report.append(
+                (row.line, f"line {row.line}: {row.email}: {'would create' if dry_run else 'created'}")
+            )
         for _, line in sorted(report):
             self.stdout.write(line)
         verb = "Would create" if dry_run else "Created"
