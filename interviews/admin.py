@@ -32,7 +32,7 @@ class QuestionForm(forms.ModelForm):
 
     class Meta:
         model = Question
-        fields = ("position", "text", "answer_seconds", "thinking_seconds", "retakes", "practice")
+        fields = ("position", "text", "video", "answer_seconds", "thinking_seconds", "retakes", "practice")
         widgets = {"text": forms.Textarea(attrs={"rows": 2, "cols": 60})}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -77,7 +77,7 @@ class QuestionInline(admin.TabularInline):
     form = QuestionForm
     formset = QuestionFormSet
     extra = 1
-    fields = ("position", "text", "answer_seconds", "thinking_seconds", "retakes", "practice", "answers")
+    fields = ("position", "text", "video", "answer_seconds", "thinking_seconds", "retakes", "practice", "answers")
     readonly_fields = ("answers",)
     ordering = ("position", "id")
 

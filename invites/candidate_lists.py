@@ -20,7 +20,8 @@ _NAMED = re.compile(r'^\s*"?(?P<name>[^<>"]*?)"?\s*<(?P<email>[^<>]*)>\s*$')
 
 
 class ListError(Exception):
-    """The list as a whole can't be read (no email column, not CSV, not text)."""
+    """The list as a whole can't be read; the message follows the file's name
+    ("has no 'email' column …", "is not valid CSV: …")."""
 
 
 @dataclass(frozen=True)
@@ -55,14 +56,14 @@ def read_csv(text: str) -> CandidateList:
     try:
         columns = [c.strip().lower() for c in reader.fieldnames or []]
     except csv.Error as exc:
-        raise ListError(f"not valid CSV: {exc}") from exc
+        raise ListError(f"is not valid CSV: {exc}") from exc
     if "email" not in columns:
-        raise ListError(f"no 'email' column (found: {', '.join(columns) or 'nothing'})")
+        raise ListError(f"has no 'email' column (found: {', '.join(columns) or 'nothing'})")
     reader.fieldnames = columns
     try:
         rows = list(reader)
     except csv.Error as exc:
-        raise ListError(f"not valid CSV: {exc}") from exc
+        raise ListError(f"is not valid CSV: {exc}") from exc
     result = CandidateList(good=[], bad=[])
     seen: dict[str, int] = {}
     for number, row in enumerate(rows, start=2):

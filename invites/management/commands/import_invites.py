@@ -48,7 +48,7 @@ class Command(BaseCommand):
         try:
             rows = read_csv(text)
         except ListError as exc:
-            raise CommandError(f"{file}: {exc}.") from exc
+            raise CommandError(f"{file} {exc}.") from exc
         default_expiry = timezone.now() + timedelta(days=days) if days else None
 
         actor = Actor.command("import_invites")
