@@ -77,7 +77,16 @@ class QuestionInline(admin.TabularInline):
     form = QuestionForm
     formset = QuestionFormSet
     extra = 1
-    fields = ("position", "text", "video", "answer_seconds", "thinking_seconds", "retakes", "practice", "answers")
+    fields = (
+        "position",
+        "text",
+        "video",
+        "answer_seconds",
+        "thinking_seconds",
+        "retakes",
+        "practice",
+        "answers",
+    )
     readonly_fields = ("answers",)
     ordering = ("position", "id")
 
