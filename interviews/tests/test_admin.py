@@ -383,3 +383,11 @@ def test_search_by_title(staff_client: Client) -> None:
 def test_staff_without_permission_is_forbidden(client: Client, teammate: User) -> None:
     client.force_login(teammate)
     assert client.get(CHANGELIST).status_code == 403
+
+
+def test_the_add_page_has_the_builder_and_no_duplicate_link(staff_client: Client) -> None:
+    page = staff_client.get(ADD).content.decode()
+    assert 'name="questions-TOTAL_FORMS"' in page
+    assert 'class="vIntegerField aurio-position"' in page
+    assert "js/admin_questions.js" in page
+    assert "Duplicate this interview" not in page
