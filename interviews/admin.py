@@ -70,6 +70,11 @@ class QuestionFormSet(forms.BaseInlineFormSet):
                 "An interview needs at least one question that is not a practice question: "
                 "practice answers are never sent, so candidates would have nothing to answer."
             )
+        if self.instance.is_default and len(kept) != 1:
+            raise ValidationError(
+                "The default interview has exactly one question (invites made without an interview "
+                "answer it); create an interview of your own for more."
+            )
 
 
 class QuestionInline(admin.TabularInline):
@@ -92,6 +97,19 @@ class QuestionInline(admin.TabularInline):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Question]:
         return super().get_queryset(request).annotate(answer_count=Count("answers"))
+
+    # The default interview keeps its one question: invites made without an
+    # interview (the seed's API) answer it and are then submitted.
+    def get_extra(self, request: HttpRequest, obj: Interview | None = None, **kwargs: Any) -> int:
+        return 0 if obj is not None and obj.is_default else self.extra
+
+    def get_max_num(self, request: HttpRequest, obj: Interview | None = None, **kwargs: Any) -> int | None:
+        return 1 if obj is not None and obj.is_default else None
+
+    def has_delete_permission(self, request: HttpRequest, obj: Interview | None = None) -> bool:
+        if obj is not None and obj.is_default:
+            return False
+        return super().has_delete_permission(request, obj)
 
     @admin.display(description="answers")
     def answers(self, question: Question) -> int:
