@@ -33,7 +33,7 @@ class QuestionForm(forms.ModelForm):
     class Meta:
         model = Question
         fields = ("position", "text", "video", "answer_seconds", "thinking_seconds", "retakes", "practice")
-        widgets = {"text": forms.Textarea(attrs={"rows": 2, "cols": 60})}
+        widgets = {"text": forms.Textarea(attrs={"rows": 2, "cols": 36})}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -127,7 +127,7 @@ class InterviewAdmin(admin.ModelAdmin):
         ("Content", {"fields": ("title", "intro", "closing")}),
         ("Branding", {"fields": ("accent_colour", "logo")}),
         ("Deadline", {"fields": ("deadline_days",)}),
-        ("About", {"fields": ("is_default", "created_at", "created_by")}),
+        ("About", {"fields": ("is_default", "created_at", "created_by"), "classes": ("collapse",)}),
     )
     inlines = (QuestionInline,)
 
