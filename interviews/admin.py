@@ -16,7 +16,7 @@ from django.utils.html import format_html
 
 from audit import services as audit
 from audit.services import Action, Actor
-from interviews.models import Interview, Question
+from interviews.models import MAX_QUESTIONS, Interview, Question
 from interviews.services import interview_duplicate
 
 CONTENT_FIELDS = ("title", "intro", "closing", "accent_colour", "logo", "deadline_days")
@@ -70,6 +70,8 @@ class QuestionFormSet(forms.BaseInlineFormSet):
                 "An interview needs at least one question that is not a practice question: "
                 "practice answers are never sent, so candidates would have nothing to answer."
             )
+        if len(kept) > MAX_QUESTIONS:
+            raise ValidationError(f"An interview has at most {MAX_QUESTIONS} questions.")
         if self.instance.is_default and len(kept) != 1:
             raise ValidationError(
                 "The default interview has exactly one question (invites made without an interview "

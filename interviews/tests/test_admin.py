@@ -410,3 +410,11 @@ def test_a_crafted_post_cannot_add_a_second_question_to_the_default_interview(st
     assert response.status_code == 200
     assert "exactly one question" in response.content.decode()
     assert default.questions.count() == 1
+
+
+def test_the_builder_takes_at_most_fifty_questions(staff_client: Client) -> None:
+    questions = [{"position": n, "text": f"Q{n}?", "thinking_seconds": 0} for n in range(51)]
+    response = staff_client.post(reverse("admin:interviews_interview_add"), form_data(questions))
+    assert response.status_code == 200
+    assert "at most 50 questions" in response.content.decode()
+    assert not Interview.objects.filter(is_default=False).exists()
