@@ -117,9 +117,15 @@ def test_the_list_shows_when_it_was_sent_opened_started_and_completed(
     )
     body = staff_client.get(CHANGELIST).content.decode()
     local = timezone.localtime(now)
-    for column in ("sent", "opened", "started", "completed"):
-        assert f'<td class="field-{column}"><time datetime="{local.isoformat()}"' in body
-    assert "<small>reminded <time" in body
+    stamp = f'<time datetime="{local.isoformat()}"'
+    cell = body.split('<td class="field-progress">')[1].split("</td>")[0]
+    for step in ("sent", "reminded", "opened", "started", "completed"):
+        assert f"{step} {stamp}" in cell
+    assert "not sent" not in cell
+    Invite.objects.filter(pk=invite.pk).update(
+        sent_at=None, reminded_at=None, opened_at=None, started_at=None, submitted_at=None
+    )
+    assert '<span class="aurio-progress">not sent</span>' in staff_client.get(CHANGELIST).content.decode()
 
 
 def test_the_emailed_filter(staff_client: Client) -> None:
