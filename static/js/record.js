@@ -442,6 +442,7 @@
    * with thinking time shows its text and starts that countdown first. */
   function startTake(immediate) {
     if (busy || phase === "sending" || submitted) return;
+    leaveWelcome();
     if (needsThinking()) {
       startThinking();
       return;
@@ -1351,6 +1352,13 @@
     if (!q.practice) restoreUnspentTake();
     resetTimer();
     renderQuestion();
+    if (!q.practice && (q.number > 1 || q.takesUsed)) leaveWelcome();
+  }
+
+  // Once an interview has begun, its welcome makes room for the questions (on a phone
+  // the question, the camera and the buttons then fit on one screen).
+  function leaveWelcome() {
+    if (isInterview && el.welcome) show(el.welcome, false);
   }
 
   // On to the next question without an answer, or to waiting for the uploads.
@@ -1393,6 +1401,7 @@
       return;
     }
     question.revealed = true;
+    leaveWelcome();
     renderQuestion();
     hideError();
     setPhase("thinking");
@@ -1672,6 +1681,7 @@
     el.skipPractice = $("skip-practice");
     el.takeWarning = $("take-warning");
     el.announceUrgent = $("announce-urgent");
+    el.welcome = $("welcome");
     config = readConfig(root);
     readInterview();
     useQuestion(questionsLeft()[0] || realQuestions()[0] || questions[0]);
