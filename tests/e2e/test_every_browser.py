@@ -56,6 +56,7 @@ SHOWN = """(selector) => {
   return !!e && e.getClientRects().length > 0 && getComputedStyle(e).visibility !== "hidden";
 }"""
 TEXT = "(selector) => (document.querySelector(selector) || {}).textContent || ''"
+TEXT_IS = "(selector, text) => ((document.querySelector(selector) || {}).textContent || '') === text"
 DONE = "() => location.pathname.endsWith('/done') && document.querySelector('h1').textContent"
 MIC_HEARD = "() => Number(document.getElementById('mic-meter').getAttribute('aria-valuenow')) > 0"
 # Once the kept take is whole in IndexedDB: its size and SHA-256 (else null).
@@ -462,3 +463,44 @@ def test_the_original_and_the_rendition_play_and_seek(
         assert abs(seen["at"] - 1.5) < 0.15, (name, seen)
         assert abs(seen["duration"] - (video.duration_seconds or 0)) < 0.5, (name, seen)
         assert seen["width"] > 0 and seen["height"] > 0, (name, seen)
+
+
+# --- an interview of several questions -------------------------------------------------------
+
+
+def test_an_interview_of_two_questions_in_every_engine(
+    live_server: LiveServer, any_browser: Browser, phone_files: dict[str, Path]
+) -> None:
+    """Each answer is sent in the background while the next question is on screen. Chromium
+    and Firefox record; WebKit records nothing here, so it answers through the file picker."""
+    from invites.models import Answer
+    from tests.support.factories import make_interview
+
+    interview = make_interview(
+        title="Two questions",
+        questions=[
+            {"text": "What do you do?", "answer_seconds": 20, "thinking_seconds": 0},
+            {"text": "What next?", "answer_seconds": 20, "thinking_seconds": 0},
+        ],
+    )
+    invite = invite_create(email="cand@example.com", interview=interview)
+    browser = any_browser
+    webkit = browser.engine == "webkit"
+    open_page(browser, live_server.url + reverse("invites:record", args=[invite.token]))
+    for number, text in ((1, "What do you do?"), (2, "What next?")):
+        wait_for(browser, TEXT_IS, "#question-heading", f"Question {number} of 2", what=f"question {number}")
+        assert browser.call(TEXT, "#question-text") == text
+        if webkit:
+            choose(browser, phone_files["safari-fragmented.mp4"])
+        else:
+            wait_for(browser, CAMERA_ON, what="the camera preview")
+            record(browser, seconds=2.0)
+            wait_for(browser, SHOWN, "#playback", what="the take to review")
+        wait_for(browser, SHOWN, "#submit", what="the Next question / Submit button")
+        assert browser.call(TEXT, "#submit") == ("Next question" if number == 1 else "Submit")
+        browser.click("#submit")
+    wait_for(browser, DONE, timeout=UPLOAD_TIMEOUT, what="the thank-you page")
+    answers = list(Answer.objects.filter(invite=invite).order_by("question__position"))
+    assert [a.question.text for a in answers] == ["What do you do?", "What next?"]
+    assert all(a.submission_id for a in answers)
+    assert Video.objects.filter(invite=invite).count() == 2
