@@ -14,6 +14,7 @@ from audit.models import AuditEvent, ObjectType
 from audit.repository import HISTORY_LENGTH
 
 CHANGE_PAGES = {
+    ObjectType.INTERVIEW: "admin:interviews_interview_change",
     ObjectType.INVITE: "admin:invites_invite_change",
     ObjectType.VIDEO: "admin:videos_video_change",
 }

@@ -27,6 +27,7 @@ class Action(models.TextChoices):
 
 
 class ObjectType(models.TextChoices):
+    INTERVIEW = "interview", "interview"
     INVITE = "invite", "invite"
     VIDEO = "video", "video"
     FILE = "file", "stored file"

@@ -66,6 +66,7 @@ def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpRespo
     return response
 
 
+api.add_router("", "interviews.api.router")
 api.add_router("", "invites.api.router")
 api.add_router("", "videos.api.router")
 api.add_router("", "uploads.api.router")

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "ninja",
     "aurio",
+    "interviews",
     "invites",
     "videos",
     "uploads",

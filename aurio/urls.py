@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
+    path("", include("interviews.urls")),
     path("", include("invites.urls")),
     path("", include("videos.urls")),
 ]

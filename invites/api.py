@@ -14,9 +14,19 @@ from audit.services import Actor
 from aurio.auth import recruiter_auth, require_permission
 from aurio.errors import RECRUITER_ERRORS, Error
 from aurio.ratelimit import limited_api
-from invites.models import Invite, InviteStatus
+from interviews.models import Interview, Question
+from invites.models import Answer, Invite, InviteStatus
 from invites.repository import invite_for_token, invites_with_videos
-from invites.services import invite_create, invite_mark_opened, invite_start_take
+from invites.services import (
+    answer_for,
+    answer_start_take,
+    invite_answers,
+    invite_complete_if_answered,
+    invite_create,
+    invite_mark_opened,
+    invite_next_question,
+    invite_questions,
+)
 
 router = Router(tags=["invites"])
 
@@ -25,6 +35,9 @@ class InviteIn(Schema):
     email: EmailStr
     name: str = Field("", max_length=200)
     expiresAt: datetime | None = None
+    interviewId: uuid.UUID | None = Field(
+        None, description="The interview to answer; the default one if left out."
+    )
 
     @field_validator("name")
     @classmethod
@@ -47,6 +60,30 @@ class InviteOut(Schema):
     openedAt: datetime | None
     submittedAt: datetime | None
     latestVideoId: uuid.UUID | None
+    interviewId: uuid.UUID
+
+
+class CandidateInterviewOut(Schema):
+    id: uuid.UUID
+    title: str
+    intro: str
+    closing: str
+    accentColour: str
+    logoUrl: str
+
+
+class CandidateQuestionOut(Schema):
+    id: uuid.UUID
+    number: int | None = Field(description="1, 2, … among the questions sent; null for a practice question.")
+    position: int
+    text: str
+    answerSeconds: int = Field(description="The answer time for this candidate (extra time included).")
+    thinkingSeconds: int
+    maxTakes: int
+    takesUsed: int
+    practice: bool
+    answered: bool
+    videoId: uuid.UUID | None
 
 
 class TokenCheckOut(Schema):
@@ -55,8 +92,23 @@ class TokenCheckOut(Schema):
     status: InviteStatus
     canSubmit: bool
     expiresAt: datetime
+    takesUsed: int = Field(description="Takes started on the next question to answer.")
+    maxTakes: int = Field(description="Takes allowed on the next question to answer.")
+    interview: CandidateInterviewOut
+    questions: list[CandidateQuestionOut]
+    nextQuestionId: uuid.UUID | None
+
+
+class AnswerOut(Schema):
+    id: uuid.UUID
+    inviteId: uuid.UUID
+    questionId: uuid.UUID
+    position: int
+    text: str
     takesUsed: int
     maxTakes: int
+    submittedAt: datetime | None
+    videoId: uuid.UUID | None
 
 
 class TakeOut(Schema):
@@ -79,6 +131,69 @@ def invite_out(invite: Invite) -> dict[str, object]:
         "openedAt": invite.opened_at,
         "submittedAt": invite.submitted_at,
         "latestVideoId": videos[0].id if videos else None,
+        "interviewId": invite.interview_id,
+    }
+
+
+def candidate_state(invite: Invite) -> dict[str, object]:
+    """What the candidate's page needs: the interview, each question with its
+    limits for this candidate and how far they are (GET /invites/{token})."""
+    interview = invite.interview
+    answers = invite_answers(invite)
+    questions: list[dict[str, object]] = []
+    number = 0
+    for question in invite_questions(invite):
+        answer = answers.get(question.pk)
+        number += 0 if question.practice else 1
+        questions.append(
+            {
+                "id": question.pk,
+                "number": None if question.practice else number,
+                "position": question.position,
+                "text": question.text,
+                "answerSeconds": invite.answer_seconds(question),
+                "thinkingSeconds": question.thinking_seconds,
+                "maxTakes": invite.takes_allowed(question),
+                "takesUsed": answer.takes if answer else 0,
+                "practice": question.practice,
+                "answered": bool(answer and answer.submitted_at),
+                "videoId": answer.submission_id if answer else None,
+            }
+        )
+    upcoming = invite_next_question(invite)
+    current = next((q for q in questions if upcoming and q["id"] == upcoming.pk), None)
+    return {
+        "ok": True,
+        "inviteId": invite.id,
+        "status": invite.status,
+        "canSubmit": invite.is_usable,
+        "expiresAt": invite.expires_at,
+        "takesUsed": current["takesUsed"] if current else 0,
+        "maxTakes": current["maxTakes"] if current else settings.AURIO_MAX_ATTEMPTS,
+        "interview": {
+            "id": interview.pk,
+            "title": interview.title,
+            "intro": interview.intro,
+            "closing": interview.closing,
+            "accentColour": interview.accent_colour,
+            "logoUrl": interview.logo_url,
+        },
+        "questions": questions,
+        "nextQuestionId": upcoming.pk if upcoming else None,
+    }
+
+
+def answer_out(answer: Answer) -> dict[str, object]:
+    return {
+        "id": answer.id,
+        "inviteId": answer.invite_id,
+        "questionId": answer.question_id,
+        "position": answer.question.position,
+        "text": answer.question.text,
+        "takesUsed": answer.takes,
+        "maxTakes": answer.invite.takes_allowed(answer.question),
+        "submittedAt": answer.submitted_at,
+        "videoId": answer.submission_id,
     }
 
 
@@ -95,8 +210,19 @@ def create_invite(request: HttpRequest, payload: InviteIn) -> Status:
         expires_at = payload.expiresAt.astimezone(UTC) if payload.expiresAt else None
     except OverflowError:
         raise HttpError(422, "expiresAt: the deadline is past the end of the calendar.") from None
+    interview = None
+    if payload.interviewId is not None:
+        interview = Interview.objects.filter(pk=payload.interviewId).first()
+        if interview is None:
+            raise HttpError(422, "interviewId: there is no interview with this id.")
+        if not interview.answered_questions().exists():
+            raise HttpError(422, "interviewId: this interview has no question to answer yet.")
     invite = invite_create(
-        email=payload.email, name=payload.name, expires_at=expires_at, actor=Actor.of_request(request)
+        email=payload.email,
+        name=payload.name,
+        expires_at=expires_at,
+        actor=Actor.of_request(request),
+        interview=interview,
     )
     return Status(201, invite_out(invites_with_videos().get(pk=invite.pk)))
 
@@ -120,15 +246,24 @@ def check_invite(request: HttpRequest, token: str) -> dict[str, object]:
     if invite.status == InviteStatus.EXPIRED:
         raise HttpError(410, "This link has expired.")
     invite_mark_opened(invite=invite)
-    return {
-        "ok": True,
-        "inviteId": invite.id,
-        "status": invite.status,
-        "canSubmit": invite.is_usable,
-        "expiresAt": invite.expires_at,
-        "takesUsed": invite.takes,
-        "maxTakes": settings.AURIO_MAX_ATTEMPTS,
-    }
+    invite_complete_if_answered(invite=invite)  # finishes what a request that died left
+    return candidate_state(invite)
+
+
+def _take_status(invite: Invite, answer: Answer) -> Status:
+    take = answer_start_take(answer=answer)
+    limit = invite.takes_allowed(answer.question)
+    if take is None:
+        raise HttpError(403, f"You have used all {limit} take{'s' if limit != 1 else ''} for this question.")
+    return Status(201, {"take": take, "maxTakes": limit, "takesLeft": limit - take})
+
+
+def _candidate_invite(token: str) -> Invite:
+    invite = invite_for_token(token)
+    if invite is None:
+        raise HttpError(404, "This link is not valid.")
+    invite.check_accepts_answer()
+    return invite
 
 
 @router.post(
@@ -136,16 +271,52 @@ def check_invite(request: HttpRequest, token: str) -> dict[str, object]:
 )
 @limited_api
 def start_take(request: HttpRequest, token: str) -> Status:
-    """The candidate starts a recording (or picks a file): the server counts takes
-    and refuses more than AURIO_MAX_ATTEMPTS."""
-    invite = invite_for_token(token)
+    """The candidate starts a recording (or picks a file) for the next question
+    to answer: the server counts takes and refuses more than the question allows."""
+    invite = _candidate_invite(token)
+    question = invite_next_question(invite)
+    if question is None:
+        raise HttpError(409, "An answer has already been submitted through this link.")
+    return _take_status(invite, answer_for(invite=invite, question=question))
+
+
+@router.post(
+    "/invites/{token}/questions/{question_id}/takes",
+    response={201: TakeOut, 403: Error, 404: Error, 409: Error, 410: Error, 422: Error},
+)
+@limited_api
+def start_question_take(request: HttpRequest, token: str, question_id: str) -> Status:
+    """The candidate starts a recording (or picks a file) for this question:
+    the server counts takes and refuses more than the question allows."""
+    invite = _candidate_invite(token)
+    question = _question_of(invite, question_id)
+    if question.practice:
+        raise HttpError(422, "A practice question's takes are not counted; it is never sent.")
+    answer = answer_for(invite=invite, question=question)
+    answer.check_accepts_answer()
+    return _take_status(invite, answer)
+
+
+def _question_of(invite: Invite, raw: str) -> Question:
+    try:
+        return invite.interview.questions.get(pk=uuid.UUID(raw))
+    except (ValueError, Question.DoesNotExist):
+        raise HttpError(404, "This interview has no such question.") from None
+
+
+@router.get(
+    "/answers",
+    auth=recruiter_auth,
+    response={200: list[AnswerOut], **RECRUITER_ERRORS, 404: Error, 422: Error},
+)
+def list_answers(request: HttpRequest, inviteId: str) -> list[dict[str, object]]:
+    """An invite's answers, in question order: takes used, and the video submitted."""
+    require_permission(request, "invites.view_invite")
+    try:
+        invite = Invite.objects.filter(pk=uuid.UUID(inviteId)).first()
+    except ValueError:
+        raise HttpError(422, "inviteId must be an invite's id (a UUID).") from None
     if invite is None:
-        raise HttpError(404, "This link is not valid.")
-    invite.check_accepts_answer()
-    take = invite_start_take(invite=invite)
-    limit = settings.AURIO_MAX_ATTEMPTS
-    if take is None:
-        raise HttpError(
-            403, f"You have used all {limit} take{'s' if limit != 1 else ''} for this invitation."
-        )
-    return Status(201, {"take": take, "maxTakes": limit, "takesLeft": limit - take})
+        raise HttpError(404, "No such invite.")
+    answers = Answer.objects.filter(invite=invite).select_related("question", "invite")
+    return [answer_out(a) for a in sorted(answers, key=lambda a: (a.question.position, str(a.question_id)))]

@@ -3,17 +3,23 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import secrets
 import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Case, Q, QuerySet, Value, When
 from django.urls import reverse
 from django.utils import timezone
 
 from aurio.errors import Refused
+from interviews.models import Interview, Question
+
+EXTRA_TIME_MAX_PERCENT = 200
+EXTRA_TAKES_MAX = 10
 
 
 def new_nonce() -> str:
@@ -108,14 +114,30 @@ class Invite(models.Model):
     opened_at = models.DateTimeField(null=True, blank=True, editable=False)
     submitted_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
-    takes = models.PositiveIntegerField(
-        default=0, editable=False, help_text="Recordings the candidate started."
+    interview = models.ForeignKey(
+        Interview,
+        on_delete=models.PROTECT,
+        related_name="invites",
+        help_text="The questions the candidate answers.",
     )
-    submission_id = models.UUIDField(
-        null=True,
-        blank=True,
-        editable=False,
-        help_text="The video the submission claimed (set with submitted_at, in the same UPDATE).",
+    extra_time_percent = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(EXTRA_TIME_MAX_PERCENT)],
+        help_text="More answer time on every question, e.g. 50 for ×1.5 (an accommodation).",
+    )
+    extra_takes = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(EXTRA_TAKES_MAX)],
+        help_text="Takes on every question beyond what the interview allows.",
+    )
+    sent_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the invitation email last went out."
+    )
+    reminded_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When a reminder email last went out."
+    )
+    started_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the candidate started their first take."
     )
 
     objects = InviteQuerySet.as_manager()
@@ -128,6 +150,8 @@ class Invite(models.Model):
         return f"{self.name} <{self.email}>" if self.name else self.email
 
     def save(self, *args: object, **kwargs: object) -> None:
+        if self.interview_id is None:
+            self.interview = Interview.objects.default()
         if not self.token_hash:
             self.token_hash = hash_token(self.token)
         super().save(*args, **kwargs)  # type: ignore[arg-type]
@@ -159,25 +183,22 @@ class Invite(models.Model):
         """Can the candidate still record and submit through this link?"""
         return not (self.is_revoked or self.is_expired or self.submitted_at)
 
-    @property
-    def has_unfinished_claim(self) -> bool:
-        """Claimed for a video whose row was never written (the request died in
-        between): the submission can still be completed."""
-        return (
-            self.submitted_at is not None
-            and self.submission_id is not None
-            and not self.videos.filter(pk=self.submission_id).exists()  # type: ignore[attr-defined]
-        )
-
     def check_accepts_answer(self) -> None:
         """Refuse (409, 410) when this link can't take an answer any more."""
         status = self.status
-        if status == InviteStatus.SUBMITTED and not self.has_unfinished_claim:
+        if status == InviteStatus.SUBMITTED:
             raise Refused(409, "An answer has already been submitted through this link.")
         if status == InviteStatus.REVOKED:
             raise Refused(410, "This link has been withdrawn.")
         if status == InviteStatus.EXPIRED:
             raise Refused(410, "This link has expired.")
+
+    def answer_seconds(self, question: Question) -> int:
+        """The question's answer time for this candidate (with their extra time)."""
+        return math.ceil(question.limit_seconds * (100 + self.extra_time_percent) / 100)
+
+    def takes_allowed(self, question: Question) -> int:
+        return question.takes_allowed + self.extra_takes
 
     @property
     def status(self) -> InviteStatus:
@@ -190,3 +211,42 @@ class Invite(models.Model):
         if self.opened_at:
             return InviteStatus.OPENED
         return InviteStatus.OPEN
+
+
+class Answer(models.Model):
+    """A candidate's answer to one question of their interview: the takes they
+    started, and the video they submitted (claimed by id before its row is
+    written, in one conditional UPDATE, so a request that dies in between can
+    be completed by its retry or by `reconcile --fix`)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    invite = models.ForeignKey(Invite, on_delete=models.CASCADE, related_name="answers")
+    question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="answers")
+    takes = models.PositiveIntegerField(default=0, help_text="Recordings the candidate started.")
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    submission_id = models.UUIDField(
+        null=True,
+        blank=True,
+        help_text="The video the answer claimed (set with submitted_at, in one UPDATE).",
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["invite", "question"], name="one_answer_per_question")]
+
+    def __str__(self) -> str:
+        return f"{self.invite}: {self.question}"
+
+    @property
+    def has_unfinished_claim(self) -> bool:
+        """Claimed for a video whose row was never written (the request died in
+        between): the answer can still be completed."""
+        return (
+            self.submitted_at is not None
+            and self.submission_id is not None
+            and not self.invite.videos.filter(pk=self.submission_id).exists()  # type: ignore[attr-defined]
+        )
+
+    def check_accepts_answer(self) -> None:
+        """Refuse (409) a second answer to the question."""
+        if self.submitted_at is not None and not self.has_unfinished_claim:
+            raise Refused(409, "This question has already been answered.")

@@ -6,18 +6,19 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from audit import services as audit
 from audit.services import CANDIDATE, SYSTEM, Action, Actor
-from invites.models import Invite, default_expiry, hash_token, new_nonce, token_for_nonce, usable_now
+from interviews.models import Interview, Question
+from invites.models import Answer, Invite, default_expiry, hash_token, new_nonce, token_for_nonce, usable_now
 
 # What staff may change on an invite after creating it.
-EDITABLE = ("email", "name", "expires_at")
+EDITABLE = ("email", "name", "expires_at", "extra_time_percent", "extra_takes")
 
 
 def invite_create(
@@ -27,21 +28,32 @@ def invite_create(
     expires_at: datetime | None = None,
     created_by: User | AnonymousUser | None = None,
     actor: Actor | None = None,
+    interview: Interview | None = None,
 ) -> Invite:
-    """`actor` is who the audit trail names; by default `created_by` (or "system")."""
+    """`actor` is who the audit trail names; by default `created_by` (or "system").
+    Without an interview the invite belongs to the default one; without a
+    deadline it gets the interview's (or the deployment's) number of days."""
     actor = actor or Actor.of_user(created_by)
     user = created_by if created_by is not None and created_by.is_authenticated else actor.user
+    interview = interview or Interview.objects.default()
+    if expires_at is None:
+        expires_at = (
+            timezone.now() + timedelta(days=interview.deadline_days)
+            if interview.deadline_days
+            else default_expiry()
+        )
     invite = Invite.objects.create(
         email=email.strip().lower(),
         name=name.strip(),
-        expires_at=expires_at or default_expiry(),
+        expires_at=expires_at,
         created_by=user,
+        interview=interview,
     )
     audit.record(
         actor=actor,
         action=Action.CREATED,
         target=invite,
-        detail={"expires_at": invite.expires_at.isoformat()},
+        detail={"expires_at": invite.expires_at.isoformat(), "interview": str(interview.pk)},
     )
     return invite
 
@@ -103,20 +115,67 @@ def invite_mark_opened(*, invite: Invite) -> None:
             audit.record(actor=CANDIDATE, action=Action.OPENED, target=invite)
 
 
-def invite_start_take(*, invite: Invite) -> int | None:
-    """Count a new recording; the take's number, or None when none are left."""
-    started = Invite.objects.filter(pk=invite.pk, takes__lt=settings.AURIO_MAX_ATTEMPTS).update(
-        takes=F("takes") + 1
+def invite_questions(invite: Invite) -> list[Question]:
+    """The invite's questions in order, practice ones included."""
+    return list(invite.interview.questions.all())
+
+
+def invite_answers(invite: Invite) -> dict[uuid.UUID, Answer]:
+    """The invite's answers by question id (questions not started have none)."""
+    return {answer.question_id: answer for answer in invite.answers.all()}  # type: ignore[attr-defined]
+
+
+def invite_next_question(invite: Invite) -> Question | None:
+    """The first question still to answer (practice ones are never sent), or None."""
+    # Answered: submitted, by a video that is there (or that staff deleted since);
+    # an unfinished claim (no row came) is still to answer, so a resend can complete it.
+    given = Answer.objects.filter(invite=invite, submitted_at__isnull=False).filter(
+        Q(submission_id__isnull=True) | Q(submission_id__in=invite.videos.values("pk"))  # type: ignore[attr-defined]
     )
-    invite.refresh_from_db(fields=["takes"])
-    return invite.takes if started else None
+    answered = set(given.values_list("question_id", flat=True))
+    return next((q for q in invite.interview.answered_questions() if q.pk not in answered), None)
 
 
-def invite_claim_submission(
-    *, invite: Invite, video_id: uuid.UUID, replacing: uuid.UUID | None = None
-) -> bool:
-    """Mark the invite submitted by the video `video_id`, in one conditional
-    UPDATE. False if another submission got there first.
+def answer_for(*, invite: Invite, question: Question) -> Answer:
+    """The invite's answer to `question`, made on first use (two requests at once get the same)."""
+    try:
+        with transaction.atomic():
+            answer, _ = Answer.objects.get_or_create(invite=invite, question=question)
+    except IntegrityError:
+        answer = Answer.objects.get(invite=invite, question=question)
+    answer.invite = invite
+    answer.question = question
+    return answer
+
+
+def answer_start_take(*, answer: Answer) -> int | None:
+    """Count a new recording of the answer; the take's number, or None when none are left."""
+    allowed = answer.invite.takes_allowed(answer.question)
+    started = Answer.objects.filter(pk=answer.pk, takes__lt=allowed).update(takes=F("takes") + 1)
+    answer.refresh_from_db(fields=["takes"])
+    if started and answer.invite.started_at is None:
+        Invite.objects.filter(pk=answer.invite_id, started_at__isnull=True).update(started_at=timezone.now())
+        answer.invite.refresh_from_db(fields=["started_at"])
+    return answer.takes if started else None
+
+
+def answer_reset_takes(*, answer: Answer, actor: Actor = SYSTEM) -> None:
+    """Give the candidate all their takes on this question again (audited)."""
+    before = answer.takes
+    Answer.objects.filter(pk=answer.pk).update(takes=0)
+    answer.takes = 0
+    audit.record(
+        actor=actor,
+        action=Action.EDITED,
+        target=answer.invite,
+        detail={"takes_reset": {"question": str(answer.question_id), "from": before, "to": 0}},
+    )
+
+
+def answer_claim(*, answer: Answer, video_id: uuid.UUID, replacing: uuid.UUID | None = None) -> bool:
+    """Mark the answer submitted by the video `video_id`, in one conditional
+    UPDATE. False if another submission got there first, or the link can't
+    take an answer any more.
 
     The claim names the video before its row exists, so a request that dies
     between the two can be completed: a retry carrying the same video id (a
@@ -126,23 +185,45 @@ def invite_claim_submission(
     without real transactions too.
     """
     now = timezone.now()
-    fresh = usable_now()
+    usable = Invite.objects.filter(usable_now()).values("pk")
+    fresh = Q(submitted_at__isnull=True, invite__in=usable)
     again = Q(submission_id=video_id)
-    taken_over = Q(submission_id=replacing) if replacing else Q(pk__in=[])
-    claimed = Invite.objects.filter(Q(pk=invite.pk) & (fresh | again | taken_over)).update(
+    taken_over = Q(submission_id=replacing, invite__in=usable) if replacing else Q(pk__in=[])
+    claimed = Answer.objects.filter(Q(pk=answer.pk) & (fresh | again | taken_over)).update(
         submitted_at=Coalesce(F("submitted_at"), Value(now)) if not replacing else Value(now),
         submission_id=video_id,
     )
     if claimed:
-        invite.refresh_from_db(fields=["submitted_at", "submission_id"])
+        answer.refresh_from_db(fields=["submitted_at", "submission_id"])
     return bool(claimed)
 
 
-def invite_release_submission(*, invite: Invite, video_id: uuid.UUID) -> None:
+def answer_release(*, answer: Answer, video_id: uuid.UUID) -> None:
     """Undo the claim of `video_id`, whose row could not be written, so the
     candidate can retry (another submission's claim is left alone)."""
-    Invite.objects.filter(pk=invite.pk, submission_id=video_id).update(submitted_at=None, submission_id=None)
-    invite.refresh_from_db(fields=["submitted_at", "submission_id"])
+    Answer.objects.filter(pk=answer.pk, submission_id=video_id).update(submitted_at=None, submission_id=None)
+    answer.refresh_from_db(fields=["submitted_at", "submission_id"])
+
+
+def invite_complete_if_answered(*, invite: Invite) -> bool:
+    """Mark the invite submitted once every question it must answer has its
+    video; True if this call did. Safe to repeat (a later call, the page's next
+    load or `reconcile` finishes what a dying request left)."""
+    if invite.submitted_at is not None:
+        return False
+    required = {q.pk for q in invite.interview.answered_questions()}
+    claimed = list(Answer.objects.filter(invite=invite, question_id__in=required, submitted_at__isnull=False))
+    ids = [a.submission_id for a in claimed if a.submission_id is not None]
+    rows = set(invite.videos.filter(pk__in=ids).values_list("pk", flat=True))  # type: ignore[attr-defined]
+    # An answer whose video staff deleted since (submission_id cleared) still counts as given.
+    done = {a.question_id for a in claimed if a.submission_id is None or a.submission_id in rows}
+    if not required or not required <= done:
+        return False
+    completed = Invite.objects.filter(pk=invite.pk, submitted_at__isnull=True).update(
+        submitted_at=timezone.now()
+    )
+    invite.refresh_from_db(fields=["submitted_at"])
+    return bool(completed)
 
 
 def _plain(value: object) -> object:

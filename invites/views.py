@@ -7,12 +7,12 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET
 
 from aurio.ratelimit import rate_limited
-from invites import api
+from invites.api import candidate_state
 from invites.models import Invite, InviteStatus
 from invites.repository import invite_for_token
 from invites.services import invite_mark_opened
@@ -48,42 +48,13 @@ _SOME_QUESTION = "00000000-0000-0000-0000-000000000000"
 
 def _interview_data(invite: Invite) -> dict[str, Any]:
     """What the page needs to walk the candidate through the interview: the same
-    JSON as GET /api/v1/invites/{token} (`candidate_state`). Until the backend has
-    interviews, a one-question interview made from the invite's own numbers."""
-    candidate_state = getattr(api, "candidate_state", None)
-    if candidate_state is not None:
-        return dict(candidate_state(invite))
-    return {
-        "ok": True,
-        "interview": {"id": None, "title": "", "intro": "", "closing": "", "accentColour": "", "logoUrl": ""},
-        "questions": [
-            {
-                "id": None,
-                "number": 1,
-                "position": 0,
-                "text": "",
-                "answerSeconds": settings.AURIO_MAX_DURATION_SECONDS,
-                "thinkingSeconds": 0,
-                "maxTakes": settings.AURIO_MAX_ATTEMPTS,
-                "takesUsed": invite.takes,
-                "practice": False,
-                "answered": False,
-                "videoId": None,
-            }
-        ],
-        "nextQuestionId": None,
-        "takesUsed": invite.takes,
-        "maxTakes": settings.AURIO_MAX_ATTEMPTS,
-    }
+    JSON as GET /api/v1/invites/{token}."""
+    return dict(candidate_state(invite))
 
 
 def _question_takes_url(token: str) -> str:
-    """The takes endpoint of one question, with _SOME_QUESTION for the page to replace
-    ("" while the API has no such endpoint: the page then uses the invite's)."""
-    try:
-        return reverse("api:start_question_take", args=[token, _SOME_QUESTION])
-    except NoReverseMatch:
-        return ""
+    """The takes endpoint of one question, with _SOME_QUESTION for the page to replace."""
+    return reverse("api:start_question_take", args=[token, _SOME_QUESTION])
 
 
 def _summary(data: dict[str, Any]) -> dict[str, Any]:
@@ -124,8 +95,8 @@ def record(request: HttpRequest, token: str) -> HttpResponse:
         "some_question": _SOME_QUESTION,
         "max_seconds": first.get("answerSeconds") or settings.AURIO_MAX_DURATION_SECONDS,
         "max_bytes": settings.AURIO_MAX_UPLOAD_BYTES,
-        "max_takes": first.get("maxTakes") or settings.AURIO_MAX_ATTEMPTS,
-        "takes_used": first.get("takesUsed", invite.takes),
+        "max_takes": interview_data["maxTakes"],
+        "takes_used": interview_data["takesUsed"],
         "interview_data": interview_data,
         **_summary(interview_data),
     }

@@ -23,8 +23,15 @@ from audit import services as audit
 from audit.services import CANDIDATE, Action
 from aurio.errors import Refused
 from aurio.storage import READ_SIZE, local_path, save_verified, sha256_of, temporary_directory
-from invites.models import Invite
-from invites.services import invite_claim_submission, invite_release_submission
+from interviews.models import Question
+from invites.models import Answer, Invite
+from invites.services import (
+    answer_claim,
+    answer_for,
+    answer_release,
+    invite_complete_if_answered,
+    invite_next_question,
+)
 from videos import media
 from videos.models import Status, Video, video_path
 from videos.tasks import enqueue_processing
@@ -45,9 +52,24 @@ def check_upload_size(size: int | None) -> None:
         raise Refused(413, f"The file is {size / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB.")
 
 
-def _check_duration(info: media.MediaInfo) -> None:
-    if (too_long := media.too_long(info.duration_seconds)) is not None:
+def _check_duration(info: media.MediaInfo, limit_seconds: int) -> None:
+    if (too_long := media.too_long(info.duration_seconds, limit_seconds)) is not None:
         raise Refused(422, too_long)
+
+
+def question_to_answer(invite: Invite, question: Question | None) -> Answer:
+    """The answer a file is for: to `question`, or to the first question still
+    to answer; refused (409) when there is none left or it is answered."""
+    invite.check_accepts_answer()
+    if question is None:
+        question = invite_next_question(invite)
+        if question is None:
+            raise Refused(409, "An answer has already been submitted through this link.")
+    if question.practice:
+        raise Refused(422, "A practice question's answer is never sent.")
+    answer = answer_for(invite=invite, question=question)
+    answer.check_accepts_answer()
+    return answer
 
 
 def _local_copy(upload: UploadedFile, workdir: Path) -> Path:
@@ -76,6 +98,7 @@ def _new_video(
     *,
     video_id: uuid.UUID,
     invite: Invite,
+    question: Question,
     name: str,
     path: Path,
     container: media.Container,
@@ -84,6 +107,7 @@ def _new_video(
     return Video(
         id=video_id,
         invite=invite,
+        question=question,
         original_name=name[:255],
         content_type=container.content_type,
         size=path.stat().st_size,
@@ -97,21 +121,29 @@ def _new_video(
     )
 
 
-def video_accept_upload(*, invite: Invite, upload: UploadedFile, video_id: uuid.UUID | None = None) -> Video:
-    """Check, make seekable, store, then record a candidate's upload.
+def video_accept_upload(
+    *,
+    invite: Invite,
+    upload: UploadedFile,
+    video_id: uuid.UUID | None = None,
+    question: Question | None = None,
+) -> Video:
+    """Check, make seekable, store, then record a candidate's upload as their
+    answer to `question` (by default the first question still to answer).
 
-    The file is stored and verified first; then the invite is claimed for the
+    The file is stored and verified first; then the answer is claimed for the
     video and the row written. A failure before the claim removes the stored
     file again; a crash between claim and row is completed by the next request
     with the same `video_id` (a resumable upload passes its own id, so a retry
     of its finish, or a concurrent one, ends with the same video) or by
-    `reconcile --fix`. No transaction is needed, so this holds on every
-    database backend.
+    `reconcile --fix`. Once every question has its video the invite is
+    submitted. No transaction is needed, so this holds on every database backend.
     """
     video_id = video_id or uuid.uuid4()
-    if invite.submission_id == video_id and (done := Video.objects.filter(pk=video_id).first()):
+    if done := Video.objects.filter(pk=video_id, invite=invite).first():
+        invite_complete_if_answered(invite=invite)
         return done
-    invite.check_accepts_answer()
+    answer = question_to_answer(invite, question)
     check_upload_size(upload.size)
     with temporary_directory("accept") as tmp:
         workdir = Path(tmp)
@@ -120,7 +152,7 @@ def video_accept_upload(*, invite: Invite, upload: UploadedFile, video_id: uuid.
         except OSError as exc:  # no room in the temporary folder
             raise _unavailable(exc) from exc
         container, info = _examine(source)
-        _check_duration(info)
+        _check_duration(info, invite.answer_seconds(answer.question))
 
         stored = source
         seekable = workdir / f"seekable.{container.extension}"
@@ -133,6 +165,7 @@ def video_accept_upload(*, invite: Invite, upload: UploadedFile, video_id: uuid.
         video = _new_video(
             video_id=video_id,
             invite=invite,
+            question=answer.question,
             name=upload.name or "",
             path=stored,
             container=container,
@@ -148,7 +181,7 @@ def video_accept_upload(*, invite: Invite, upload: UploadedFile, video_id: uuid.
         except OSError as exc:
             raise _unavailable(exc) from exc
     video.file.name = name
-    recorded = _record(video, invite)
+    recorded = _record(video, answer)
     if recorded is not video:
         return recorded  # a concurrent request completed this very submission
     _submitted(video)
@@ -161,6 +194,7 @@ def _unavailable(exc: OSError) -> Refused:
 
 
 def _submitted(video: Video) -> None:
+    invite_complete_if_answered(invite=video.invite)
     # Poster, MP4 rendition and tag suggestion are made in the background.
     enqueue_processing(video)
     try:
@@ -168,7 +202,11 @@ def _submitted(video: Video) -> None:
             actor=CANDIDATE,
             action=Action.SUBMITTED,
             target=video,
-            detail={"size": video.size, "content_type": video.content_type},
+            detail={
+                "size": video.size,
+                "content_type": video.content_type,
+                "question": str(video.question_id),
+            },
         )
     except DatabaseError:
         # The answer is in: failing it now would make the retry a 409. The
@@ -176,33 +214,38 @@ def _submitted(video: Video) -> None:
         log.exception("audit: the submission of video %s was not recorded", video.pk)
 
 
-def _claim(video: Video, invite: Invite) -> bool:
-    if invite_claim_submission(invite=invite, video_id=video.id):
+def _claim(video: Video, answer: Answer) -> bool:
+    if answer_claim(answer=answer, video_id=video.id):
         return True
-    invite.refresh_from_db()
-    stale = invite.submitted_at is not None and invite.submitted_at < timezone.now() - UNFINISHED_CLAIM_GRACE
-    if invite.has_unfinished_claim and stale:
-        # Another request claimed the invite and died before writing its row:
+    answer.refresh_from_db()
+    stale = answer.submitted_at is not None and answer.submitted_at < timezone.now() - UNFINISHED_CLAIM_GRACE
+    if answer.has_unfinished_claim and stale:
+        # Another request claimed the answer and died before writing its row:
         # this submission takes its place.
         log.warning(
-            "invite %s: taking over the unfinished claim of video %s", invite.pk, invite.submission_id
+            "invite %s, question %s: taking over the unfinished claim of video %s",
+            answer.invite_id,
+            answer.question_id,
+            answer.submission_id,
         )
-        return invite_claim_submission(invite=invite, video_id=video.id, replacing=invite.submission_id)
+        return answer_claim(answer=answer, video_id=video.id, replacing=answer.submission_id)
     return False
 
 
-def _record(video: Video, invite: Invite) -> Video:
-    """Claim the invite for the video, then write its row. Returns the video
+def _record(video: Video, answer: Answer) -> Video:
+    """Claim the answer for the video, then write its row. Returns the video
     recorded: this one, or the same submission completed by a concurrent request."""
     name = video.file.name or ""
-    if not _claim(video, invite):
+    if not _claim(video, answer):
         default_storage.delete(name)
-        invite.check_accepts_answer()
-        if invite.has_unfinished_claim:
+        answer.invite.refresh_from_db()
+        answer.invite.check_accepts_answer()
+        if answer.has_unfinished_claim:
             raise Refused(
                 503, "Your answer is still being saved from an earlier attempt. Please try again in a minute."
             )
-        raise Refused(409, "An answer has already been submitted through this link.")
+        answer.check_accepts_answer()
+        raise Refused(409, "This question has already been answered.")
     try:
         with transaction.atomic():  # a savepoint: a failed INSERT leaves the connection usable
             video.save(force_insert=True)
@@ -211,23 +254,24 @@ def _record(video: Video, invite: Invite) -> Video:
         default_storage.delete(name)
         if existing is not None:
             return existing  # the same upload's other finish wrote it first
-        invite_release_submission(invite=invite, video_id=video.id)
+        answer_release(answer=answer, video_id=video.id)
         raise
     except BaseException:
         default_storage.delete(name)
-        invite_release_submission(invite=invite, video_id=video.id)
+        answer_release(answer=answer, video_id=video.id)
         raise
     return video
 
 
-def video_recover_submission(*, invite: Invite) -> Video | None:
+def video_recover_submission(*, answer: Answer) -> Video | None:
     """Write the row of an unfinished claim from its stored original (left by a
-    request that died between claiming the invite and writing the row), so
+    request that died between claiming the answer and writing the row), so
     recruiters see the answer. None when no original was stored for it."""
-    if not invite.has_unfinished_claim:
+    if not answer.has_unfinished_claim:
         return None
-    assert invite.submission_id is not None
-    video = Video(id=invite.submission_id, invite=invite)
+    assert answer.submission_id is not None
+    invite = answer.invite
+    video = Video(id=answer.submission_id, invite=invite, question=answer.question)
     folder = video_path(video, "").rstrip("/")
     try:
         _, files = default_storage.listdir(folder)
@@ -246,8 +290,9 @@ def video_recover_submission(*, invite: Invite) -> Video | None:
                     out.write(data)
         container, info = _examine(local)
         video = _new_video(
-            video_id=invite.submission_id,
+            video_id=answer.submission_id,
             invite=invite,
+            question=answer.question,
             name=originals[0],
             path=local,
             container=container,

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from interviews.models import Question
 from invites.models import Invite
 
 
@@ -41,8 +42,11 @@ class Upload(models.Model):
     )
     failure = models.CharField(max_length=300, blank=True, help_text="Why the finished file was refused.")
     sha256 = models.CharField(max_length=64, blank=True, help_text="Of the bytes received, once assembled.")
+    question = models.ForeignKey(
+        Question, null=True, on_delete=models.CASCADE, related_name="+", help_text="The question it answers."
+    )
     take = models.PositiveIntegerField(
-        null=True, blank=True, help_text="The take (counted by the invite) this upload carries."
+        null=True, blank=True, help_text="The take (counted by the invite's answer) this upload carries."
     )
 
     objects = UploadQuerySet.as_manager()

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import logging
 import unicodedata
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -30,8 +31,9 @@ from audit import services as audit
 from audit.services import Action, Actor
 from aurio.errors import Refused
 from aurio.storage import READ_SIZE, save_verified, temporary_directory
-from invites.models import Invite
-from invites.services import invite_release_submission, invite_start_take
+from interviews.models import Question
+from invites.models import Answer, Invite
+from invites.services import answer_release, answer_start_take
 from uploads import accept
 from uploads.models import Chunk, Upload
 from videos.models import Video
@@ -90,31 +92,44 @@ def parse_metadata(header: str) -> dict[str, str]:
     return metadata
 
 
-def _take(invite: Invite, metadata: dict[str, str]) -> int:
+def _question(invite: Invite, metadata: dict[str, str]) -> Question | None:
+    """The question an upload answers: the page names it ("question", its id);
+    None (the first question still to answer) for a client that doesn't."""
+    raw = metadata.get("question", "")
+    if not raw:
+        return None
+    try:
+        return invite.interview.questions.get(pk=uuid.UUID(raw))
+    except (ValueError, Question.DoesNotExist):
+        raise Refused(404, "This interview has no such question.") from None
+
+
+def _take(answer: Answer, metadata: dict[str, str]) -> int:
     """The take an upload carries: the page names it ("take", the number the
     server gave when the take started); otherwise the latest one, started now
     for a client that never asked for one."""
     raw = metadata.get("take", "")
     if not raw:
-        if invite.takes:
-            return invite.takes
-        started = invite_start_take(invite=invite)
+        if answer.takes:
+            return answer.takes
+        started = answer_start_take(answer=answer)
         if started is None:
             raise Refused(403, "You have used all your takes.")
         return started
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= invite.takes:
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= answer.takes:
         raise Refused(409, f"Take {raw[:20]!r} was not started on this link; start a take first.")
     return int(raw)
 
 
 def upload_create(*, invite: Invite, length: int, metadata: dict[str, str]) -> Upload:
-    """A new upload for one take.
+    """A new upload for one take of one question.
 
     It replaces the unfinished, incomplete uploads of that take and of earlier
-    ones (the candidate sends one take at a time; a reload that lost track of
-    its upload starts a new one). Complete ones are kept, since any of them may
-    be finished next. So one link holds one incomplete upload and at most
-    AURIO_MAX_ATTEMPTS in all; an upload for an older take than one in flight is refused.
+    ones of the same question (the candidate sends one take of a question at a
+    time; a reload that lost track of its upload starts a new one); uploads of
+    other questions go on. Complete ones are kept, since any of them may be
+    finished next. So one question holds one incomplete upload and at most its
+    takes allowed in all; an upload for an older take than one in flight is refused.
     """
     invite.check_accepts_answer()
     if length <= 0:
@@ -122,20 +137,22 @@ def upload_create(*, invite: Invite, length: int, metadata: dict[str, str]) -> U
     limit = settings.AURIO_MAX_UPLOAD_BYTES
     if length > limit:
         raise Refused(413, f"The file is {length / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB.")
-    take = _take(invite, metadata)
-    unfinished = Upload.objects.unfinished().filter(invite=invite)
+    answer = accept.question_to_answer(invite, _question(invite, metadata))
+    take = _take(answer, metadata)
+    unfinished = Upload.objects.unfinished().filter(invite=invite, question=answer.question)
     incomplete = unfinished.exclude(offset=F("length"))
     if incomplete.filter(take__gt=take).exists():
-        raise Refused(409, "A newer take is already being sent through this link.")
+        raise Refused(409, "A newer take of this question is already being sent through this link.")
     for superseded in incomplete.filter(Q(take__lte=take) | Q(take__isnull=True)):
         log.info(
             "upload %s (take %s) replaced by a new upload of take %d", superseded.pk, superseded.take, take
         )
         upload_terminate(upload=superseded)
-    if unfinished.count() >= settings.AURIO_MAX_ATTEMPTS:
+    if unfinished.count() >= invite.takes_allowed(answer.question):
         raise Refused(409, "Too many whole uploads are waiting through this link; submit one of them first.")
     return Upload.objects.create(
         invite=invite,
+        question=answer.question,
         length=length,
         take=take,
         filename=metadata.get("filename", "")[:255],
@@ -399,7 +416,9 @@ def upload_finish(*, upload: Upload) -> Video:
         Upload.objects.filter(pk=upload.pk).update(sha256=upload.sha256)
         assembled = _AssembledUpload(path, upload.filename or "answer", upload.filetype)
         try:
-            video = accept.video_accept_upload(invite=upload.invite, upload=assembled, video_id=upload.pk)
+            video = accept.video_accept_upload(
+                invite=upload.invite, upload=assembled, video_id=upload.pk, question=upload.question
+            )
         except Refused as exc:
             if exc.status == 503:
                 raise  # keep the parts: the candidate retries
@@ -417,11 +436,12 @@ def upload_finish(*, upload: Upload) -> Video:
 
 def _linked(upload: Upload, video: Video) -> Video:
     """Point the upload at its video, then let go of its parts and of the
-    invite's other unfinished uploads: the answer is in."""
+    question's other unfinished uploads: the answer is in (other questions'
+    uploads go on)."""
     Upload.objects.filter(pk=upload.pk).update(video=video)
     upload.video = video
     _delete_chunks(upload)
-    uploads_drop_unfinished(invite=upload.invite)
+    uploads_drop_unfinished(invite=upload.invite, question_id=video.question_id)
     return video
 
 
@@ -431,9 +451,13 @@ def _delete_chunks(upload: Upload) -> None:
             default_storage.delete(chunk.name)
 
 
-def uploads_drop_unfinished(*, invite: Invite) -> int:
-    """Delete the invite's unfinished uploads (once an answer is in, none of them can be sent)."""
-    dropped = list(Upload.objects.filter(invite=invite, video__isnull=True))
+def uploads_drop_unfinished(*, invite: Invite, question_id: uuid.UUID | None = None) -> int:
+    """Delete the invite's unfinished uploads of a question (once its answer is
+    in, none of them can be sent), or of every question."""
+    unfinished = Upload.objects.filter(invite=invite, video__isnull=True)
+    if question_id is not None:
+        unfinished = unfinished.filter(Q(question_id=question_id) | Q(question__isnull=True))
+    dropped = list(unfinished)
     for upload in dropped:
         upload_terminate(upload=upload)
     return len(dropped)
@@ -459,8 +483,9 @@ def uploads_expire(*, dry_run: bool = False) -> tuple[int, int]:
     """Delete unfinished uploads that can't be finished any more: (uploads, bytes) removed."""
     count = removed = 0
     for upload in uploads_expired():
-        if upload.invite.submission_id == upload.pk and upload.invite.has_unfinished_claim:
-            continue  # the invite was claimed for this upload's video: its retry completes it
+        claim = Answer.objects.filter(invite=upload.invite, submission_id=upload.pk).first()
+        if claim is not None and claim.has_unfinished_claim:
+            continue  # an answer was claimed for this upload's video: its retry completes it
         count += 1
         removed += sum(chunk.size for chunk in upload.chunks.all())
         if not dry_run:
@@ -474,25 +499,30 @@ def sweep_expired_uploads() -> list[str]:
     return [f"{expired} upload(s) that can't be finished deleted ({size / 1e6:.1f} MB)"] if expired else []
 
 
-def submission_complete(*, invite: Invite, actor: Actor) -> str:
-    """Complete an unfinished submission (the invite claimed for a video whose
-    row was never written): from its stored original, or from its finished
-    upload; with nothing stored, reopen the invite so the candidate can send
-    again. Returns what was done, in words."""
+def submission_complete(*, answer: Answer, actor: Actor) -> str:
+    """Complete an unfinished answer (claimed for a video whose row was never
+    written): from its stored original, or from its finished upload; with
+    nothing stored, reopen the question so the candidate can send again.
+    Returns what was done, in words."""
     try:
-        video = accept.video_recover_submission(invite=invite)
+        video = accept.video_recover_submission(answer=answer)
     except Refused as exc:
         return f"its stored original can't be used ({exc.detail}); left as it is"
     if video is not None:
         return f"completed: video {video.pk} recorded from its stored original"
-    assert invite.submission_id is not None
-    upload = Upload.objects.filter(pk=invite.submission_id, video__isnull=True).first()
+    assert answer.submission_id is not None
+    upload = Upload.objects.filter(pk=answer.submission_id, video__isnull=True).first()
     if upload is not None and upload.is_complete:
         try:
             video = upload_finish(upload=upload)
         except Refused as exc:
             return f"its upload could not be finished ({exc}); left as it is"
         return f"completed: video {video.pk} recorded from its upload"
-    invite_release_submission(invite=invite, video_id=invite.submission_id)
-    audit.record(actor=actor, action=Action.EDITED, target=invite, detail={"submission": "reopened"})
+    answer_release(answer=answer, video_id=answer.submission_id)
+    audit.record(
+        actor=actor,
+        action=Action.EDITED,
+        target=answer.invite,
+        detail={"submission": "reopened", "question": str(answer.question_id)},
+    )
     return "nothing of it was stored: reopened, the candidate can send again"

@@ -56,15 +56,16 @@ def format_seconds(seconds: float) -> str:
     return f"{whole // 60}:{whole % 60:02d}"
 
 
-def longest_seconds() -> int:
-    """The longest take accepted: the limit and its tolerance."""
-    return settings.AURIO_MAX_DURATION_SECONDS + settings.AURIO_DURATION_TOLERANCE_SECONDS
+def longest_seconds(limit: int | None = None) -> int:
+    """The longest take accepted: the limit (by default AURIO_MAX_DURATION_SECONDS) and its tolerance."""
+    return (limit or settings.AURIO_MAX_DURATION_SECONDS) + settings.AURIO_DURATION_TOLERANCE_SECONDS
 
 
-def too_long(seconds: float | None) -> str | None:
-    """Why a take of `seconds` is refused for its length, or None if it is not."""
-    if seconds and seconds > longest_seconds():
-        limit = settings.AURIO_MAX_DURATION_SECONDS
+def too_long(seconds: float | None, limit: int | None = None) -> str | None:
+    """Why a take of `seconds` is refused for its length, or None if it is not.
+    `limit`: the question's answer time for this candidate (by default AURIO_MAX_DURATION_SECONDS)."""
+    limit = limit or settings.AURIO_MAX_DURATION_SECONDS
+    if seconds and seconds > longest_seconds(limit):
         return f"The video is {format_seconds(seconds)} long; the limit is {format_seconds(limit)}."
     return None
 
@@ -222,8 +223,15 @@ class _Timing:
     frame_rate: float | None
 
 
+# The longest answer time a question can give: 5 minutes with 200% extra time
+# (interviews.models.ANSWER_SECONDS_MAX, invites.models.EXTRA_TIME_MAX_PERCENT).
+LONGEST_ANSWER_SECONDS = 900
+
+
 def _max_packets() -> int:
-    return longest_seconds() * PACKETS_PER_SECOND
+    return (
+        longest_seconds(max(settings.AURIO_MAX_DURATION_SECONDS, LONGEST_ANSWER_SECONDS)) * PACKETS_PER_SECOND
+    )
 
 
 def _measure(container: av.container.InputContainer, video: av.VideoStream, *, max_packets: int) -> _Timing:

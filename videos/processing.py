@@ -160,8 +160,8 @@ def _save(storage: Storage, name: str, path: Path) -> str:
     return save_verified(storage, name, path)
 
 
-def check_duration(seconds: float | None) -> None:
-    if (too_long := media.too_long(seconds)) is not None:
+def check_duration(seconds: float | None, limit: int | None = None) -> None:
+    if (too_long := media.too_long(seconds, limit)) is not None:
         raise Failed(too_long)
 
 
@@ -189,7 +189,8 @@ def run(claim: Claim) -> Video:
             raise Failed(str(exc)) from exc
         except media.UnreadableVideo as exc:
             raise Failed(UNREADABLE) from exc
-        check_duration(info.duration_seconds)
+        limit = video.invite.answer_seconds(video.question)
+        check_duration(info.duration_seconds, limit)
         heartbeat(claim)
 
         try:
@@ -199,7 +200,7 @@ def run(claim: Claim) -> Video:
                 source,
                 workdir,
                 progress=lambda seconds: heartbeat(claim),
-                max_seconds=media.longest_seconds(),
+                max_seconds=media.longest_seconds(limit),
                 max_pixels=settings.AURIO_MAX_VIDEO_PIXELS,
                 limits=transcode.Limits(
                     memory_mb=settings.AURIO_PROCESSING_MEMORY_MB,
@@ -207,8 +208,7 @@ def run(claim: Claim) -> Video:
                 ),
             )
         except transcode.TooLong as exc:
-            limit = media.format_seconds(settings.AURIO_MAX_DURATION_SECONDS)
-            raise Failed(f"The video runs longer than the limit of {limit}.") from exc
+            raise Failed(f"The video runs longer than the limit of {media.format_seconds(limit)}.") from exc
         except media.UnreadableVideo as exc:
             raise Failed(str(exc) or UNREADABLE) from exc
         except transcode.OverLimit as exc:

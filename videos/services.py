@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from audit import services as audit
 from audit.services import SYSTEM, Action, Actor
-from invites.models import Invite
+from invites.models import Answer
 from videos import processing, tasks
 from videos.models import Status, Tag, Video
 
@@ -39,8 +39,8 @@ def video_delete(*, video: Video, actor: Actor = SYSTEM, retention_days: int | N
     audit.record(actor=actor, action=action, target=video, detail=detail)
     video_id = video.pk
     video.delete()
-    # The invite stays submitted; its claim is settled, not unfinished (no retry may replace it).
-    Invite.objects.filter(pk=video.invite_id, submission_id=video_id).update(submission_id=None)
+    # The answer stays given; its claim is settled, not unfinished (no retry may replace it).
+    Answer.objects.filter(invite_id=video.invite_id, submission_id=video_id).update(submission_id=None)
     for name in names:
         storage.delete(name)
 

@@ -82,7 +82,7 @@ def test_three_questions_with_thinking_time_a_retake_and_a_reload(
     candidate = interview_candidate(
         live_server,
         [
-            question("Tell us about yourself.", thinking_seconds=3, retakes=3),
+            question("Tell us about yourself.", thinking_seconds=3, retakes=2),
             question("Describe a bug you fixed."),
             question("Why this team?"),
         ],

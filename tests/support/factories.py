@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from typing import Any
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from invites.models import Invite
+from interviews.models import Interview
+from interviews.services import interview_create
+from invites.models import Answer, Invite
+from invites.services import answer_for
 from videos.models import Status, Video, video_path
 
 
@@ -37,3 +41,18 @@ def stored_names(video: Video) -> list[str]:
         return sorted(default_storage.listdir(f"videos/{video.pk}")[1])
     except FileNotFoundError:
         return []
+
+
+def make_interview(
+    *, title: str = "Backend engineer", questions: list[dict[str, Any]] | None = None, **fields: Any
+) -> Interview:
+    """An interview through the service (as the admin and the API make them);
+    by default three questions with the deployment's limits."""
+    if questions is None:
+        questions = [{"text": f"Question {n}?"} for n in (1, 2, 3)]
+    return interview_create(title=title, questions=questions, **fields)
+
+
+def first_answer(invite: Invite) -> Answer:
+    """The invite's answer to its first question (the only one of the default interview)."""
+    return answer_for(invite=invite, question=invite.interview.answered_questions().first())  # type: ignore[arg-type]

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-LAYERS = ["aurio", "audit", "invites", "videos", "uploads"]
+LAYERS = ["aurio", "audit", "interviews", "invites", "videos", "uploads"]
 # (importing file, imported app): the upward imports allowed.
 ALLOWED_UPWARD = {("invites/admin.py", "videos")}
 

@@ -24,8 +24,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from aurio.errors import Refused
-from invites.models import Invite
-from invites.services import invite_claim_submission, invite_create
+from invites.models import Answer, Invite
+from invites.services import answer_claim, invite_create
+from tests.support.factories import first_answer
 from uploads import services
 from uploads.models import Chunk, Upload
 from uploads.tests.test_finish import finish, send
@@ -143,11 +144,11 @@ def test_delete_between_storing_and_committing_a_chunk_is_404(
 
 def _die_after_claiming(invite: Invite, upload: Upload | None, content: bytes, *, ago: timedelta) -> str:
     """The state a process killed between claim and row leaves: the original
-    stored and verified, the invite marked submitted for it, no row."""
+    stored and verified, the invite's answer marked submitted for it, no row."""
     video_id = upload.pk if upload is not None else __import__("uuid").uuid4()
     name = default_storage.save(f"videos/{video_id}/original.webm", ContentFile(content))
-    assert invite_claim_submission(invite=invite, video_id=video_id)
-    Invite.objects.filter(pk=invite.pk).update(submitted_at=timezone.now() - ago)
+    assert answer_claim(answer=first_answer(invite), video_id=video_id)
+    Answer.objects.filter(invite=invite).update(submitted_at=timezone.now() - ago)
     return name
 
 
@@ -174,12 +175,13 @@ def test_a_resent_file_takes_over_a_claim_left_unfinished_a_minute_ago(
     url = reverse("api:upload_video", args=[invite.token])
     young = client.post(url, upload)
     assert young.status_code == 503, young.content  # its own request may still finish it
-    Invite.objects.filter(pk=invite.pk).update(submitted_at=timezone.now() - timedelta(minutes=2))
+    Answer.objects.filter(invite=invite).update(submitted_at=timezone.now() - timedelta(minutes=2))
     upload["file"].seek(0)
     response = client.post(url, upload)
     assert response.status_code == 201, response.content
+    assert str(first_answer(invite).submission_id) == response.json()["videoId"]
     invite.refresh_from_db()
-    assert str(invite.submission_id) == response.json()["videoId"]
+    assert invite.submitted_at is not None
     assert Video.objects.count() == 1
 
 
@@ -207,7 +209,10 @@ def test_reconcile_reports_an_unfinished_submission_and_keeps_its_original(
     when = time.time() - 3 * 3600
     os.utime(default_storage.path(name), (when, when))
     out = reconcile()
-    assert f"invite {invite.pk} ({invite.email}): marked submitted, but its video was never recorded" in out
+    label = (
+        f"invite {invite.pk} ({invite.email}), question 1: marked submitted, but its video was never recorded"
+    )
+    assert label in out
     assert f"orphan file {name}: kept, an unfinished submission's original" in out
     assert "1 unfinished submission(s)" in out
     assert default_storage.exists(name) and not Video.objects.exists()
@@ -217,7 +222,9 @@ def test_reconcile_fix_records_the_video_from_its_stored_original(invite: Invite
     name = _die_after_claiming(invite, None, content, ago=timedelta(hours=3))
     out = reconcile("--fix")
     video = Video.objects.get()
-    assert video.pk == invite.submission_id and video.file.name == name
+    assert video.pk == first_answer(invite).submission_id and video.file.name == name
+    invite.refresh_from_db()
+    assert invite.submitted_at is not None
     assert video.sha256 == hashlib.sha256(content).hexdigest() and video.duration_seconds
     assert "completed: video" in out and "recorded from its stored original" in out
     assert default_storage.exists(name)
@@ -241,8 +248,10 @@ def test_reconcile_fix_reopens_a_claim_with_nothing_stored(
     default_storage.delete(name)
     out = reconcile("--fix")
     assert "reopened, the candidate can send again" in out
+    answer = first_answer(invite)
+    assert answer.submitted_at is None and answer.submission_id is None
     invite.refresh_from_db()
-    assert invite.submitted_at is None and invite.submission_id is None
+    assert invite.submitted_at is None
     assert finish(client, invite, send(client, invite, content)).status_code == 201
 
 
@@ -300,17 +309,15 @@ def test_an_upload_for_a_take_never_started_is_refused(client: Client, invite: I
 def test_an_upload_without_a_take_counts_one_and_none_are_left_after_the_last(
     client: Client, invite: Invite, settings: object
 ) -> None:
-    Invite.objects.filter(pk=invite.pk).update(takes=0)
     assert create(client, invite, 5000).status_code == 201
-    invite.refresh_from_db()
-    assert invite.takes == 1
-    Invite.objects.filter(pk=invite.pk).update(takes=0)
+    assert first_answer(invite).takes == 1
+    Answer.objects.filter(invite=invite).update(takes=0)
     from django.conf import settings as django_settings
 
     for _ in range(django_settings.AURIO_MAX_ATTEMPTS):
         client.post(reverse("api:start_take", args=[invite.token]))
     Upload.objects.all().delete()
-    Invite.objects.filter(pk=invite.pk).update(takes=django_settings.AURIO_MAX_ATTEMPTS)
+    Answer.objects.filter(invite=invite).update(takes=django_settings.AURIO_MAX_ATTEMPTS)
     assert create(client, invite, 5000).status_code == 201  # the latest take, not a new one
 
 

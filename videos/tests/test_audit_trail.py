@@ -42,7 +42,11 @@ def test_the_candidates_upload_is_recorded_as_submitted(video: Video) -> None:
     event = last_event(video)
     assert (event.action, event.actor, event.actor_label) == ("submitted", None, "candidate")
     assert event.invite_ref == video.invite_id
-    assert event.detail == {"size": video.size, "content_type": video.content_type}
+    assert event.detail == {
+        "size": video.size,
+        "content_type": video.content_type,
+        "question": str(video.question_id),
+    }
     assert_no_secrets(video.invite.token)
 
 

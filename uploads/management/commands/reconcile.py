@@ -10,7 +10,8 @@ from django.utils import timezone
 from audit import services as audit
 from audit.services import Action, Actor
 from aurio.storage import remove_stale_temp, walk
-from invites.models import Invite
+from invites.models import Answer, Invite
+from invites.services import invite_complete_if_answered
 from uploads.models import Chunk
 from uploads.services import submission_complete
 from videos.models import Video
@@ -42,11 +43,14 @@ class Command(BaseCommand):
     def handle(self, *args: Any, fix: bool, **options: Any) -> None:
         self.fix = fix
         self.actor = Actor.command("reconcile --fix")
-        claimed = Invite.objects.filter(submission_id__isnull=False, submitted_at__isnull=False)
-        unfinished = [invite for invite in claimed if invite.has_unfinished_claim]
+        claimed = Answer.objects.filter(
+            submission_id__isnull=False, submitted_at__isnull=False
+        ).select_related("invite", "question")
+        unfinished = [answer for answer in claimed if answer.has_unfinished_claim]
         deleted, kept = self._orphans(unfinished)
         missing = self._missing_originals()
         completed = self._unfinished(unfinished)
+        incomplete = self._answered_not_submitted()
         temp = remove_stale_temp(older_than=GRACE.total_seconds(), dry_run=not fix)
         for name in temp:
             self.stdout.write(f"temporary file {name}{': deleted' if fix else ''}")
@@ -56,16 +60,18 @@ class Command(BaseCommand):
                 f"Deleted {deleted} orphan file(s), kept {kept} younger than an hour; "
                 f"marked {len(missing)} video(s) without their original as failed; "
                 f"completed {completed} of {len(unfinished)} unfinished submission(s); "
+                f"marked {incomplete} fully answered invite(s) submitted; "
                 f"deleted {len(temp)} old temporary file(s)."
             )
         else:
             self.stdout.write(
                 f"{kept} orphan file(s); {len(missing)} video(s) without their original; "
-                f"{len(unfinished)} unfinished submission(s); {len(temp)} old temporary file(s). "
+                f"{len(unfinished)} unfinished submission(s); {incomplete} fully answered invite(s) not "
+                f"marked submitted; {len(temp)} old temporary file(s). "
                 "Run with --fix to clean up."
             )
 
-    def _orphans(self, unfinished: list[Invite]) -> tuple[int, int]:
+    def _orphans(self, unfinished: list[Answer]) -> tuple[int, int]:
         """Files under videos/ and uploads/ nothing refers to."""
         storage = default_storage
         referenced: set[str] = set()
@@ -73,7 +79,7 @@ class Command(BaseCommand):
             referenced.update(name for name in names if name)
         referenced.update(Chunk.objects.values_list("name", flat=True))
         # The stored original of a submission whose row never came is its only copy.
-        needed = tuple(f"videos/{invite.submission_id}/" for invite in unfinished)
+        needed = tuple(f"videos/{answer.submission_id}/" for answer in unfinished)
         try:
             folders, _ = storage.listdir("")
         except FileNotFoundError:  # a local storage nothing was ever saved to
@@ -114,15 +120,44 @@ class Command(BaseCommand):
                 video_mark_failed(video=video, reason=MISSING_ORIGINAL, actor=self.actor)
         return missing
 
-    def _unfinished(self, unfinished: list[Invite]) -> int:
-        """Invites claimed for a video whose row was never written."""
+    def _unfinished(self, unfinished: list[Answer]) -> int:
+        """Answers claimed for a video whose row was never written."""
         completed = 0
-        for invite in unfinished:
-            label = f"invite {invite.pk} ({invite.email}): marked submitted, but its video was never recorded"
+        for answer in unfinished:
+            invite = answer.invite
+            label = (
+                f"invite {invite.pk} ({invite.email}), question {answer.question.position + 1}: "
+                "marked submitted, but its video was never recorded"
+            )
             if not self.fix:
                 self.stdout.write(label)
                 continue
-            outcome = submission_complete(invite=invite, actor=self.actor)
+            outcome = submission_complete(answer=answer, actor=self.actor)
             completed += outcome.startswith("completed")
             self.stdout.write(f"{label}: {outcome}")
         return completed
+
+    def _answered_not_submitted(self) -> int:
+        """Invites whose every question has its video, not yet marked submitted
+        (the request that wrote the last row died before marking it)."""
+        found = 0
+        open_invites = Invite.objects.filter(submitted_at__isnull=True, answers__submitted_at__isnull=False)
+        for invite in open_invites.distinct().select_related("interview"):
+            if self.fix:
+                if invite_complete_if_answered(invite=invite):
+                    found += 1
+                    self.stdout.write(
+                        f"invite {invite.pk} ({invite.email}): every question answered: marked submitted"
+                    )
+            elif _all_answered(invite):
+                found += 1
+                self.stdout.write(
+                    f"invite {invite.pk} ({invite.email}): every question answered, not marked submitted"
+                )
+        return found
+
+
+def _all_answered(invite: Invite) -> bool:
+    required = set(invite.interview.answered_questions().values_list("pk", flat=True))
+    given = set(invite.answers.filter(submitted_at__isnull=False).values_list("question_id", flat=True))
+    return bool(required) and required <= given

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db.models import Count
+from django.db.models import Count, Sum
 
 from invites.models import Invite
 from videos.models import Video
@@ -74,7 +74,9 @@ def _cell(value: object) -> str:
 
 def _invite_rows(with_links: bool) -> Iterator[list[object]]:
     yield [*INVITE_COLUMNS, *(["link"] if with_links else [])]
-    invites = Invite.objects.annotate(video_count=Count("videos")).order_by("created_at")
+    invites = Invite.objects.annotate(
+        video_count=Count("videos", distinct=True), takes=Sum("answers__takes", default=0)
+    ).order_by("created_at")
     for i in invites.iterator():
         row: list[object] = [
             i.pk, i.email, i.name, i.status, i.created_at, i.expires_at, i.opened_at, i.submitted_at,
