@@ -57,6 +57,8 @@ def on_question(page: Page, number: int, total: int, text: str) -> None:
 
 
 def state(invite: Invite) -> dict[str, Any]:
+    """The candidate's state as GET /api/v1/invites/{token} gives it, read afresh."""
+    invite.refresh_from_db()
     return dict(candidate_state(invite))
 
 
