@@ -1380,6 +1380,7 @@
       setPhase("unavailable");
       setStatus("");
     } else if (!devices.isLive()) {
+      setPhase("check"); // the last question's review is over
       preview();
     } else if (needsThinking()) {
       startThinking();
