@@ -256,7 +256,7 @@
     }
 
     /* The loudest moment (0..1) of the last ~0.7 s of sound, for the take's silence
-     * check (record.js samples it twice a second while recording), or null when there is
+     * check (record.js samples it four times a second while recording), or null when there is
      * no meter. A long window: a short beep between two samples still counts. */
     function loudness() {
       if (!meter.context || !meter.source) return null;

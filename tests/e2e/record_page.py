@@ -241,3 +241,13 @@ def question_ids(page: Page) -> list[str]:
               .sort((a, b) => a.position - b.position).map((q) => q.id)"""
         )
     )
+
+
+def takes_used(invite: Invite, number: int = 1) -> int:
+    """The takes the server counted for one question (the first, by default), read afresh."""
+    from invites.api import candidate_state
+
+    invite.refresh_from_db()
+    questions = candidate_state(invite)["questions"]
+    assert isinstance(questions, list)
+    return int(next(q for q in questions if q["number"] == number)["takesUsed"])

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 from pytest_django.live_server_helper import LiveServer
 
 from invites.api import candidate_state
@@ -266,3 +266,38 @@ def test_one_question_with_the_keyboard_alone(live_server: LiveServer, browser_p
     expect(page.locator("#question-heading")).to_be_focused()
     ids = question_ids(page)
     assert wait_until(lambda: answered_video(candidate.invite, ids[0]) is not None, timeout=60)
+
+
+def test_a_refused_answer_brings_the_candidate_back_to_its_question(
+    live_server: LiveServer, browser_page: Page
+) -> None:
+    candidate = interview_candidate(live_server, [question("Refused one?"), question("Meanwhile?")])
+    page = browser_page
+    page.goto(candidate.url())
+    wait_for_camera(page)
+    refusals: list[str] = []
+
+    def refuse_first_finish(route: Route) -> None:
+        if refusals:
+            route.continue_()
+            return
+        refusals.append(route.request.url)
+        too_long = '{"detail": "This video is too long."}'
+        route.fulfill(status=422, content_type="application/json", body=too_long)
+
+    page.route("**/finish", refuse_first_finish)
+    record_take(page, ms=2_000)
+    page.click("#submit")
+    # Question 1's answer is refused while question 2 waits for its Start: back to question 1.
+    on_question(page, 1, 2, "Refused one?")
+    expect(page.locator("#error")).to_contain_text("This video is too long.")
+    expect(page.locator("#error")).to_contain_text("Please record your answer again.")
+    expect(page.locator("#submit")).to_be_hidden()
+    record_take(page, ms=2_000, button="#rerecord")
+    page.click("#submit")
+    on_question(page, 2, 2, "Meanwhile?")
+    record_take(page, ms=2_000)
+    page.click("#submit")
+    expect_done(page, candidate.invite)
+    assert refusals
+    assert [q["takesUsed"] for q in state(candidate.invite)["questions"]] == [2, 1]
