@@ -23,6 +23,7 @@ ANSWER_SECONDS_MAX = 300
 THINKING_SECONDS_MAX = 300
 RETAKES_MAX = 10
 LOGO_MAX_BYTES = 512 * 1024
+QUESTION_VIDEO_MAX_BYTES = 100 * 1000 * 1000
 DEFAULT_QUESTION_TEXT = "Please introduce yourself and tell us why this role interests you."
 
 _COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
@@ -62,6 +63,36 @@ def validate_logo(file: object) -> None:
     file.seek(0)  # type: ignore[attr-defined]
     if logo_type(head) is None:
         raise ValidationError("The logo must be a PNG, JPEG, GIF or WebP image.")
+
+
+# What a recruiter's question video may be, by its first bytes: the containers
+# browsers play (MP4/QuickTime plays everywhere; WebM not in older Safari).
+def question_video_type(head: bytes) -> str | None:
+    """The content type of a question video from its first bytes, or None."""
+    if head[:4] == b"\x1a\x45\xdf\xa3" and b"webm" in head[:64]:
+        return "video/webm"
+    if head[4:8] == b"ftyp":
+        return "video/quicktime" if head[8:12] == b"qt  " else "video/mp4"
+    return None
+
+
+def validate_question_video(file: object) -> None:
+    size = getattr(file, "size", 0) or 0
+    if size > QUESTION_VIDEO_MAX_BYTES:
+        raise ValidationError(
+            f"The video is {size / 1e6:.0f} MB; the limit is {QUESTION_VIDEO_MAX_BYTES // 1_000_000} MB."
+        )
+    if getattr(file, "open", None) is None:
+        return
+    file.seek(0)  # type: ignore[attr-defined]
+    head = file.read(64)  # type: ignore[attr-defined]
+    file.seek(0)  # type: ignore[attr-defined]
+    if question_video_type(head) is None:
+        raise ValidationError("The question video must be an MP4, MOV or WebM file.")
+
+
+def question_video_path(question: Question, filename: str) -> str:
+    return f"interviews/{question.interview_id}/question-{question.id}-{uuid.uuid4().hex[:8]}"
 
 
 def logo_path(interview: Interview, filename: str) -> str:
@@ -161,6 +192,14 @@ class Question(models.Model):
     )
     practice = models.BooleanField(
         default=False, help_text="A practice question: recorded and watched in the browser, never sent."
+    )
+    video = models.FileField(
+        upload_to=question_video_path,
+        max_length=300,
+        blank=True,
+        validators=[validate_question_video],
+        help_text="Optional: you asking the question, shown above its text. MP4 (H.264) plays in every "
+        "browser; at most 100 MB.",
     )
 
     class Meta:

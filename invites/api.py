@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
@@ -84,6 +85,7 @@ class CandidateQuestionOut(Schema):
     practice: bool
     answered: bool
     videoId: uuid.UUID | None
+    questionVideoUrl: str = Field(description="The recruiter asking the question on video, or empty.")
 
 
 class TokenCheckOut(Schema):
@@ -158,6 +160,11 @@ def candidate_state(invite: Invite) -> dict[str, object]:
                 "practice": question.practice,
                 "answered": bool(answer and answer.submitted_at),
                 "videoId": answer.submission_id if answer else None,
+                "questionVideoUrl": (
+                    reverse("videos:question_video", args=[invite.token, question.pk])
+                    if question.video
+                    else ""
+                ),
             }
         )
     upcoming = invite_next_question(invite)

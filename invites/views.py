@@ -15,7 +15,7 @@ from aurio.ratelimit import rate_limited
 from invites.api import candidate_state
 from invites.models import Invite, InviteStatus
 from invites.repository import invite_for_token
-from invites.services import invite_mark_opened
+from invites.services import invite_complete_if_answered, invite_mark_opened
 
 
 def candidate_page(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
@@ -79,6 +79,7 @@ def record(request: HttpRequest, token: str) -> HttpResponse:
     invite = invite_for_token(token)
     if invite is None or invite.status in (InviteStatus.EXPIRED, InviteStatus.REVOKED):
         return _unavailable(request, invite)
+    invite_complete_if_answered(invite=invite)  # finishes what a request that died left
     if invite.status == InviteStatus.SUBMITTED:
         return render(request, "invites/done.html", _done_context(invite))
     invite_mark_opened(invite=invite)

@@ -464,18 +464,24 @@ def uploads_drop_unfinished(*, invite: Invite, question_id: uuid.UUID | None = N
 
 
 def uploads_expired() -> list[Upload]:
-    """Unfinished uploads past their expiry, or of an invite that can take no
-    answer any more (submitted, revoked or expired)."""
+    """Unfinished uploads past their expiry, of an invite that can take no
+    answer any more (submitted, revoked or expired), or of a question already
+    answered by another upload's video (one that claimed it, finished or not, is kept
+    by the caller)."""
     now = timezone.now()
     dead_invite = (
         Q(invite__submitted_at__isnull=False)
         | Q(invite__revoked_at__isnull=False)
         | Q(invite__expires_at__lte=now)
     )
+    answered = Answer.objects.filter(submitted_at__isnull=False).values("invite_id", "question_id")
+    dead_question = Q(pk__in=[])
+    for pair in answered.filter(invite__uploads__video__isnull=True).distinct():
+        dead_question |= Q(invite_id=pair["invite_id"], question_id=pair["question_id"])
     return list(
-        Upload.objects.filter(Q(video__isnull=True) & (Q(expires_at__lte=now) | dead_invite)).select_related(
-            "invite"
-        )
+        Upload.objects.filter(
+            Q(video__isnull=True) & (Q(expires_at__lte=now) | dead_invite | dead_question)
+        ).select_related("invite")
     )
 
 

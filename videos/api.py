@@ -32,6 +32,7 @@ class RenditionOut(Schema):
 class VideoOut(Schema):
     id: uuid.UUID
     inviteId: uuid.UUID
+    questionId: uuid.UUID
     email: str
     originalName: str
     tag: Tag
@@ -61,6 +62,7 @@ def video_out(video: Video) -> dict[str, object]:
     return {
         "id": video.id,
         "inviteId": video.invite_id,
+        "questionId": video.question_id,
         "email": video.invite.email,
         "originalName": video.original_name,
         "tag": video.tag,
@@ -118,7 +120,8 @@ def _video_or_404(request: HttpRequest, video_id: str) -> Video:
 
 @router.get("/videos", auth=recruiter_auth, response={200: list[VideoOut], **RECRUITER_ERRORS, 404: Error})
 def list_videos(request: HttpRequest, inviteId: str | None = None) -> list[dict[str, object]]:
-    """Videos, newest first; `inviteId` narrows to one invite."""
+    """Videos, newest first; `inviteId` narrows to one invite's answers, in
+    the order of its interview's questions."""
     require_permission(request, "videos.view_video")
     videos = videos_for_recruiter(request.user)
     if inviteId is not None:
@@ -126,6 +129,7 @@ def list_videos(request: HttpRequest, inviteId: str | None = None) -> list[dict[
             videos = videos.filter(invite_id=uuid.UUID(inviteId))
         except ValueError:
             raise HttpError(404, "No such invite.") from None
+        videos = videos.order_by("question__position", "question_id", "created_at")
     return [video_out(video) for video in videos]
 
 

@@ -46,3 +46,15 @@ def test_a_staff_member_in_the_group_reads_the_audit_log_and_histories(
     page = client.get(reverse("admin:invites_invite_change", args=[invite.pk])).content.decode()
     assert "Full history in the audit log" in page
     assert client.get(reverse("admin:audit_auditevent_add")).status_code == 403
+
+
+def test_a_staff_member_in_the_group_builds_interviews(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AURIO_ADMIN_USERNAME", raising=False)
+    ensure()
+    member = User.objects.create_user("member", is_staff=True)
+    member.groups.add(Group.objects.get(name="Recruiters"))
+    client = Client()
+    client.force_login(member)
+    assert client.get(reverse("admin:interviews_interview_changelist")).status_code == 200
+    assert client.get(reverse("admin:interviews_interview_add")).status_code == 200
+    assert member.has_perms(["interviews.add_question", "invites.change_answer"])

@@ -81,3 +81,32 @@ def test_with_links_is_for_invites_only(db: None) -> None:
 def test_unknown_table_is_refused(db: None) -> None:
     with pytest.raises(CommandError, match="invalid choice"):
         call_command("export_csv", "users")
+
+
+def test_rows_name_the_interview_and_the_question_as_the_candidate_saw_it(
+    db: None, recorder_webm: Path
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.support.factories import make_interview
+    from uploads.accept import video_accept_upload
+
+    interview = make_interview(
+        title="Data engineer",
+        questions=[{"text": "Warm up", "practice": True}, {"text": "Why us?"}, {"text": "A hard bug?"}],
+    )
+    invite = invite_create(email="two@example.com", interview=interview)
+    for _ in range(2):
+        upload = SimpleUploadedFile("answer.webm", recorder_webm.read_bytes(), "video/webm")
+        video_accept_upload(invite=invite, upload=upload)
+    assert [(r["question_number"], r["question"]) for r in export("videos")] == [
+        ("1", "Why us?"),
+        ("2", "A hard bug?"),
+    ]
+    [row] = export("invites")
+    assert (row["interview"], row["status"], row["videos"], row["takes"]) == (
+        "Data engineer",
+        "submitted",
+        "2",
+        "0",
+    )

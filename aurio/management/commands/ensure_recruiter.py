@@ -14,8 +14,19 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Field, Q
 
 RECRUITERS = "Recruiters"
-# What a recruiter does: invite, review, tag and delete videos, see uploads and the audit log.
+# What a recruiter does: build interviews, invite, adjust an invite's answers (extra takes, reset
+# takes), review, tag and delete videos, see uploads and the audit log.
 RECRUITER_PERMISSIONS = [
+    "interviews.view_interview",
+    "interviews.add_interview",
+    "interviews.change_interview",
+    "interviews.delete_interview",
+    "interviews.view_question",
+    "interviews.add_question",
+    "interviews.change_question",
+    "interviews.delete_question",
+    "invites.view_answer",
+    "invites.change_answer",
     "invites.view_invite",
     "invites.add_invite",
     "invites.change_invite",

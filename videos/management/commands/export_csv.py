@@ -9,16 +9,17 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Count, Sum
 
+from interviews.models import Interview
 from invites.models import Invite
 from videos.models import Video
 
 INVITE_COLUMNS = [
     "id", "email", "name", "status", "created_at", "expires_at", "opened_at", "submitted_at",
-    "revoked_at", "takes", "videos",
+    "revoked_at", "takes", "videos", "interview", "sent_at", "started_at",
 ]  # fmt: skip
 VIDEO_COLUMNS = [
     "id", "invite_id", "email", "name", "created_at", "status", "failure_reason", "tag", "suggested_tag",
-    "duration_seconds", "width", "height", "size", "original_name",
+    "duration_seconds", "width", "height", "size", "original_name", "question_number", "question",
 ]  # fmt: skip
 
 
@@ -74,21 +75,33 @@ def _cell(value: object) -> str:
 
 def _invite_rows(with_links: bool) -> Iterator[list[object]]:
     yield [*INVITE_COLUMNS, *(["link"] if with_links else [])]
-    invites = Invite.objects.annotate(
-        video_count=Count("videos", distinct=True), takes=Sum("answers__takes", default=0)
-    ).order_by("created_at")
+    invites = (
+        Invite.objects.annotate(
+            video_count=Count("videos", distinct=True), takes=Sum("answers__takes", default=0)
+        )
+        .select_related("interview")
+        .order_by("created_at")
+    )
     for i in invites.iterator():
         row: list[object] = [
             i.pk, i.email, i.name, i.status, i.created_at, i.expires_at, i.opened_at, i.submitted_at,
-            i.revoked_at, i.takes, i.video_count,
+            i.revoked_at, i.takes, i.video_count, i.interview.title, i.sent_at, i.started_at,
         ]  # fmt: skip
         yield row + ([i.link] if with_links else [])
 
 
 def _video_rows() -> Iterator[list[object]]:
     yield [*VIDEO_COLUMNS]
-    for v in Video.objects.select_related("invite").order_by("created_at").iterator():
+    # "Question 2 of 4" as the candidate saw it: practice questions are not numbered.
+    numbers = {
+        q.pk: n
+        for interview in Interview.objects.prefetch_related("questions")
+        for n, q in enumerate(interview.answered_questions().order_by("position", "id"), start=1)
+    }
+    videos = Video.objects.select_related("invite", "question").order_by("created_at")
+    for v in videos.iterator():
         yield [
             v.pk, v.invite_id, v.invite.email, v.invite.name, v.created_at, v.status, v.failure_reason,
             v.tag, v.suggested_tag, v.duration_seconds, v.width, v.height, v.size, v.original_name,
+            numbers.get(v.question_id), v.question.text,
         ]  # fmt: skip
