@@ -1330,6 +1330,13 @@
     el.questionText.textContent = hidden ? "The question appears when you press \u201cShow the question\u201d." :
       q.text || "";
     el.questionText.classList.toggle("muted", hidden);
+    // The recruiter asking the question on video, once the question is shown.
+    var videoUrl = hidden || !q.questionVideoUrl ? "" : q.questionVideoUrl;
+    if ((el.questionVideo.getAttribute("src") || "") !== videoUrl) {
+      if (videoUrl) el.questionVideo.src = videoUrl;
+      else el.questionVideo.removeAttribute("src");
+    }
+    show(el.questionVideo, !!videoUrl);
     var limits = ["Answer in up to " + spokenTime(q.answerSeconds || config.maxSeconds)];
     if (q.thinkingSeconds > 0) limits.unshift(spokenTime(q.thinkingSeconds) + " to think");
     if (q.practice) limits.push("never sent");
@@ -1677,6 +1684,7 @@
     el.questionHeading = $("question-heading");
     el.questionText = $("question-text");
     el.questionLimits = $("question-limits");
+    el.questionVideo = $("question-video");
     el.thinkingLeft = $("thinking-left");
     el.startNow = $("start-now");
     el.skipPractice = $("skip-practice");
