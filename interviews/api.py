@@ -23,6 +23,7 @@ from interviews.models import (
 from interviews.services import interview_add_question, interview_create
 
 router = Router(tags=["interviews"])
+MAX_QUESTIONS = 50
 
 
 def _printable(value: str) -> str:
@@ -55,12 +56,20 @@ class InterviewIn(Schema):
     closing: str = Field("", max_length=5000)
     deadlineDays: int | None = Field(None, ge=1, le=365)
     accentColour: str = Field("", pattern=r"^(#[0-9a-fA-F]{6})?$")
-    questions: list[QuestionIn] = Field(min_length=1, max_length=50)
+    questions: list[QuestionIn] = Field(min_length=1, max_length=MAX_QUESTIONS)
 
     @field_validator("title", "intro", "closing")
     @classmethod
     def printable(cls, value: str) -> str:
         return _printable(value.strip())
+
+    @field_validator("title")
+    @classmethod
+    def title_given(cls, value: str) -> str:
+        # min_length is checked before the strip: "   " would pass it.
+        if not value:
+            raise ValueError("The interview needs a title.")
+        return value
 
 
 class QuestionOut(Schema):
@@ -169,6 +178,11 @@ def add_question(request: HttpRequest, interview_id: str, payload: QuestionIn) -
     finished yet are asked it too."""
     require_permission(request, "interviews.change_interview")
     interview = _interview_or_404(interview_id)
+    if interview.is_default:
+        # Invites made without an interview answer its one question (the seed's one answer).
+        raise HttpError(422, "The default interview has one question; create an interview for more.")
+    if interview.questions.count() >= MAX_QUESTIONS:
+        raise HttpError(422, f"An interview has at most {MAX_QUESTIONS} questions.")
     question = interview_add_question(
         interview=interview, fields=_question_fields(payload), actor=Actor.of_request(request)
     )

@@ -142,6 +142,9 @@ def candidate_state(invite: Invite) -> dict[str, object]:
     limits for this candidate and how far they are (GET /invites/{token})."""
     interview = invite.interview
     answers = invite_answers(invite)
+    # An answer claimed for a video whose row never came is still to answer.
+    claimed = [a.submission_id for a in answers.values() if a.submission_id is not None]
+    arrived = set(invite.videos.filter(pk__in=claimed).values_list("pk", flat=True))  # type: ignore[attr-defined]
     questions: list[dict[str, object]] = []
     number = 0
     for question in invite_questions(invite):
@@ -158,7 +161,11 @@ def candidate_state(invite: Invite) -> dict[str, object]:
                 "maxTakes": invite.takes_allowed(question),
                 "takesUsed": answer.takes if answer else 0,
                 "practice": question.practice,
-                "answered": bool(answer and answer.submitted_at),
+                "answered": bool(
+                    answer
+                    and answer.submitted_at
+                    and (answer.submission_id is None or answer.submission_id in arrived)
+                ),
                 "videoId": answer.submission_id if answer else None,
                 "questionVideoUrl": (
                     reverse("videos:question_video", args=[invite.token, question.pk])
@@ -167,7 +174,8 @@ def candidate_state(invite: Invite) -> dict[str, object]:
                 ),
             }
         )
-    upcoming = invite_next_question(invite)
+    # A submitted invite is asked nothing more (a question added since is for those still answering).
+    upcoming = invite_next_question(invite) if invite.submitted_at is None else None
     current = next((q for q in questions if upcoming and q["id"] == upcoming.pk), None)
     return {
         "ok": True,

@@ -15,7 +15,10 @@ def to_interviews(apps, schema_editor):
     interview = Interview.objects.get(is_default=True)
     question = interview.questions.order_by("position").first()
     Invite.objects.filter(interview__isnull=True).update(interview=interview)
-    for invite in Invite.objects.filter(interview=interview).exclude(takes=0, submission_id__isnull=True):
+    # Submitted without a take or a claim (the multipart upload counts no take;
+    # staff deleting the video clears the claim) is an answer all the same.
+    nothing = {"takes": 0, "submission_id__isnull": True, "submitted_at__isnull": True}
+    for invite in Invite.objects.filter(interview=interview).exclude(**nothing):
         Answer.objects.get_or_create(
             invite=invite,
             question=question,

@@ -25,7 +25,7 @@ def test_named_invite_gets_its_link_in_text_and_html(invite: Invite) -> None:
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == ["cand@example.com"]
-    assert message.subject == "Your video interview, Cand"
+    assert message.subject == "Your video interview: Video answer"
     assert invite.link in message.body
     html, mimetype = message.alternatives[0]
     assert mimetype == "text/html"

@@ -6,7 +6,8 @@ links and as a bearer token); a logged-in user who is not staff; staff without
 permissions; staff with the permissions (not a superuser); and that staff
 member's API token. The target is one invite with a processed video (original,
 MP4 rendition, poster), an unfinished resumable upload and the audit trail's
-record of the invite (which no role may change or delete). Roles without a
+record of the invite (which no role may change or delete); it belongs to an
+interview of three questions, the candidate's invite to the default one. Roles without a
 token of their own use a guessed one on the candidate endpoints."""
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from aurio.logs import redact
 from aurio.models import ApiToken
+from interviews.models import Interview, Question
 from invites.models import Invite
 from invites.services import invite_create
-from tests.support.factories import store_video
+from tests.support.factories import make_interview, store_video
 from uploads.models import Upload
 from uploads.services import upload_create
 from videos.models import Video
@@ -51,6 +53,9 @@ PERMISSIONS = [
     "videos.change_video",
     "uploads.view_upload",
     "audit.view_auditevent",
+    "interviews.view_interview",
+    "interviews.add_interview",
+    "interviews.change_interview",
 ]
 POSTER = b"\xff\xd8\xff\xe0poster-bytes"
 RENDITION = b"\x00\x00\x00\x18ftypmp42rendition-bytes"
@@ -65,6 +70,9 @@ class Cast:
     event: AuditEvent  # the trail's record of the target's creation
     original: bytes
     clients: dict[str, Client]
+    interview: Interview  # the target's
+    own_question: Question  # the candidate's (the default interview's question)
+    target_question: Question  # the target's first question, not the candidate's
 
     def token(self, role: str) -> str:
         """The token a role holds: the candidate their own (another invite's), the rest none."""
@@ -74,7 +82,10 @@ class Cast:
 @pytest.fixture
 def cast(db: None, recorder_webm: Path) -> Cast:
     owner = User.objects.create_user("owner", "owner@example.com", "pw", is_staff=True)
-    target = invite_create(email="target@example.com", name="Target Person", created_by=owner)
+    interview = make_interview(title="Target role")
+    target = invite_create(
+        email="target@example.com", name="Target Person", created_by=owner, interview=interview
+    )
     other = invite_create(email="other@example.com", name="Other", created_by=owner)
     original = recorder_webm.read_bytes()
     video: Any = store_video(target, original)
@@ -84,6 +95,8 @@ def cast(db: None, recorder_webm: Path) -> Cast:
     video.playback_size = len(RENDITION)
     video.save()
     upload = upload_create(invite=target, length=1000, metadata={"filename": "answer.webm"})
+    asked: Any = interview.questions.first()
+    asked.video.save("question.webm", ContentFile(original), save=True)  # the recruiter asking it
 
     outsider = User.objects.create_user("outsider", "o@example.com", "pw")
     teammate = User.objects.create_user("teammate", "t@example.com", "pw", is_staff=True)
@@ -105,7 +118,18 @@ def cast(db: None, recorder_webm: Path) -> Cast:
     clients["teammate"].force_login(teammate)
     clients["recruiter"].force_login(recruiter)
     event = AuditEvent.objects.get(object_id=target.pk)
-    return Cast(target, other, video, upload, event, original, clients)
+    return Cast(
+        target,
+        other,
+        video,
+        upload,
+        event,
+        original,
+        clients,
+        interview,
+        own_question=other.interview.questions.get(),
+        target_question=interview.questions.first(),  # type: ignore[arg-type]
+    )
 
 
 @dataclass
@@ -157,6 +181,26 @@ ENDPOINTS = [
     Endpoint("done page", "get", url("invites:done", "token"), candidate(410)),
     Endpoint("check invite", "get", url("api:check_invite", "token"), candidate(200)),
     Endpoint("start take", "post", url("api:start_take", "token"), candidate(201)),
+    Endpoint(
+        "start a take of a question",
+        "post",
+        url("api:start_question_take", "token", "own_question.id"),
+        candidate(201),
+    ),
+    # Another interview's question is nobody's to count takes on, with any token.
+    Endpoint(
+        "start a take of the target's question",
+        "post",
+        url("api:start_question_take", "token", "target_question.id"),
+        everyone(404),
+    ),
+    # The target's question video is for the target's link only.
+    Endpoint(
+        "the target's question video",
+        "get",
+        url("videos:question_video", "token", "target_question.id"),
+        everyone(404),
+    ),
     Endpoint("upload (no file)", "post", url("api:upload_video", "token"), candidate(400)),
     Endpoint(
         "tus create",
@@ -190,6 +234,28 @@ ENDPOINTS = [
         url("api:create_invite"),
         {**RECRUITER_API, "recruiter": 201, "api": 201},
         data={"email": "new@example.com"},
+    ),
+    Endpoint(
+        "list answers",
+        "get",
+        lambda c, t: reverse("api:list_answers") + f"?inviteId={c.target.pk}",
+        RECRUITER_API,
+    ),
+    Endpoint("list interviews", "get", url("api:list_interviews"), RECRUITER_API),
+    Endpoint(
+        "create interview",
+        "post",
+        url("api:create_interview"),
+        {**RECRUITER_API, "recruiter": 201, "api": 201},
+        data={"title": "New role", "questions": [{"text": "Why us?"}]},
+    ),
+    Endpoint("get interview", "get", url("api:get_interview", "interview.id"), RECRUITER_API),
+    Endpoint(
+        "add a question",
+        "post",
+        url("api:add_question", "interview.id"),
+        {**RECRUITER_API, "recruiter": 201, "api": 201},
+        data={"text": "And why now?"},
     ),
     Endpoint("list videos", "get", url("api:list_videos"), RECRUITER_API),
     Endpoint("get video", "get", url("api:get_video", "video.id"), RECRUITER_API),
@@ -309,10 +375,16 @@ def test_every_candidate_and_api_url_is_in_the_matrix() -> None:
     covered_api = {
         "check_invite",
         "start_take",
+        "start_question_take",
         "upload_video",
         "finish_upload",
         "list_invites",
         "create_invite",
+        "list_answers",
+        "list_interviews",
+        "create_interview",
+        "get_interview",
+        "add_question",
         "list_videos",
         "get_video",
         "tag_video",
@@ -364,8 +436,10 @@ def test_candidate_pages_link_nowhere_outside_the_site(cast: Cast) -> None:
         "/api/v1/upload/{token}",
         "/api/v1/invites/{token}",
         "/api/v1/invites/{token}/takes",
+        "/api/v1/invites/{token}/questions/3f2b0c1e-4f8e-4a7e-9d1e-0a4b5c6d7e8f/takes",
         "/r/{token}",
         "/r/{token}/done",
+        "/r/{token}/questions/3f2b0c1e-4f8e-4a7e-9d1e-0a4b5c6d7e8f/video",
     ],
 )
 def test_log_redaction_covers_every_candidate_path(cast: Cast, path: str) -> None:

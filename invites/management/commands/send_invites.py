@@ -1,17 +1,14 @@
 from __future__ import annotations
 
-import smtplib
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.template.loader import render_to_string
+from django.db.models import Q
 from django.utils import timezone
 
-from audit import services as audit
-from audit.services import Action, Actor
+from audit.services import Actor
+from invites.emails import Kind, send_emails
 from invites.models import Invite, InviteStatus
 from invites.repository import invite_by_id
 
@@ -19,15 +16,18 @@ from invites.repository import invite_by_id
 class Command(BaseCommand):
     help = (
         "Email candidates their private link: the invites named by id, or with --all-open every invite "
-        "not yet opened, submitted, revoked or expired. With --reminders, instead remind every open or "
-        "opened invite whose deadline falls within --before-hours (48 by default). Emails go through "
-        "EMAIL_BACKEND (the console by default). aurio keeps no record of what was sent, so running "
-        "--all-open twice emails the same candidates twice."
+        "not yet opened, submitted, revoked or expired that has not been emailed its invitation yet. With "
+        "--reminders, instead remind every open or opened invite whose deadline falls within --before-hours "
+        "(48 by default) and that was not reminded within that many hours. --again includes invites already "
+        "emailed. Each email sets the invite's sent_at (or reminded_at) and is an 'emailed' event in the "
+        "audit trail. Emails go through EMAIL_BACKEND."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("invite_ids", nargs="*", metavar="INVITE_ID", help="Invites to email.")
-        parser.add_argument("--all-open", action="store_true", help="Email every invite still open.")
+        parser.add_argument(
+            "--all-open", action="store_true", help="Email every invite still open and not emailed yet."
+        )
         parser.add_argument("--reminders", action="store_true", help="Remind invites whose deadline is near.")
         parser.add_argument(
             "--before-hours",
@@ -35,6 +35,11 @@ class Command(BaseCommand):
             default=48,
             metavar="HOURS",
             help="With --reminders: deadlines within this many hours from now (default 48).",
+        )
+        parser.add_argument(
+            "--again",
+            action="store_true",
+            help="With --all-open or --reminders: also invites already emailed (or recently reminded).",
         )
         parser.add_argument("--dry-run", action="store_true", help="Only list who would be emailed.")
 
@@ -45,6 +50,7 @@ class Command(BaseCommand):
         all_open: bool,
         reminders: bool,
         before_hours: int,
+        again: bool,
         dry_run: bool,
         **options: Any,
     ) -> None:
@@ -52,36 +58,43 @@ class Command(BaseCommand):
             raise CommandError("Name invites, or give --all-open, or give --reminders (one of them).")
         if before_hours < 1:
             raise CommandError("--before-hours must be at least 1.")
-        kind = "reminder" if reminders else "invite"
+        kind: Kind = "reminder" if reminders else "invite"
         if reminders:
-            invites = _nearly_expired(timedelta(hours=before_hours))
+            invites = _nearly_expired(timedelta(hours=before_hours), again=again)
         elif all_open:
-            invites = list(Invite.objects.in_status(InviteStatus.OPEN).order_by("created_at"))
+            invites = _all_open(again=again)
         else:
             invites = _named(invite_ids)
-        sent = 0
-        actor = Actor.command("send_invites")
-        for invite in invites:
-            if not invite.link:
-                self.stderr.write(f"{invite.pk} {invite.email}: skipped, its link is dead (issue a new one)")
-                continue
-            if not dry_run:
-                try:
-                    _message(kind, invite).send()
-                except (OSError, smtplib.SMTPException) as exc:
-                    raise CommandError(
-                        f"Could not send to {invite.email}: {exc}. {sent} email(s) went out before it. "
-                        "Check EMAIL_BACKEND and EMAIL_HOST (see .env.example)."
-                    ) from exc
-                audit.record(actor=actor, action=Action.EMAILED, target=invite, detail={"kind": kind})
-            sent += 1
+        result = send_emails(invites=invites, kind=kind, actor=Actor.command("send_invites"), dry_run=dry_run)
+        for invite in result.sent:
             self.stdout.write(f"{invite.pk} {invite.email}: {'would send' if dry_run else 'sent'} {kind}")
-        self.stdout.write(f"{'Would send' if dry_run else 'Sent'} {sent} {kind} email(s).")
+        for invite, reason in result.skipped:
+            why = "its link is dead (issue a new one)" if reason == "link dead" else f"it is {reason}"
+            self.stderr.write(f"{invite.pk} {invite.email}: skipped, {why}")
+        if result.failed is not None:
+            invite, error = result.failed
+            raise CommandError(
+                f"Could not send to {invite.email}: {error}. {len(result.sent)} email(s) went out before it "
+                f"(recorded), {len(result.not_tried)} not tried. Check EMAIL_BACKEND and EMAIL_HOST "
+                "(see .env.example)."
+            )
+        self.stdout.write(f"{'Would send' if dry_run else 'Sent'} {len(result.sent)} {kind} email(s).")
 
 
-def _nearly_expired(window: timedelta) -> list[Invite]:
-    soon = timezone.now() + window
-    return list(Invite.objects.usable().filter(expires_at__lte=soon).order_by("created_at"))
+def _all_open(*, again: bool) -> list[Invite]:
+    invites = Invite.objects.in_status(InviteStatus.OPEN)
+    if not again:
+        invites = invites.filter(sent_at__isnull=True)
+    return list(invites.select_related("interview").order_by("created_at"))
+
+
+def _nearly_expired(window: timedelta, *, again: bool) -> list[Invite]:
+    now = timezone.now()
+    invites = Invite.objects.usable().filter(expires_at__lte=now + window)
+    if not again:
+        # One reminder per deadline: a daily run with a two-day window reminds once.
+        invites = invites.filter(Q(reminded_at__isnull=True) | Q(reminded_at__lt=now - window))
+    return list(invites.select_related("interview").order_by("created_at"))
 
 
 def _named(raw_ids: list[str]) -> list[Invite]:
@@ -94,15 +107,3 @@ def _named(raw_ids: list[str]) -> list[Invite]:
             raise CommandError(f"Invite {raw} is {invite.status}; nothing was sent.")
         found.append(invite)
     return found
-
-
-def _message(kind: str, invite: Invite) -> EmailMultiAlternatives:
-    context = {"invite": invite, "max_minutes": max(1, settings.AURIO_MAX_DURATION_SECONDS // 60)}
-    subject = " ".join(render_to_string(f"emails/{kind}_subject.txt", context).split())
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=render_to_string(f"emails/{kind}_body.txt", context),
-        to=[invite.email],
-    )
-    message.attach_alternative(render_to_string(f"emails/{kind}_body.html", context), "text/html")
-    return message
