@@ -88,10 +88,18 @@ def test_three_questions_with_thinking_time_a_retake_and_a_reload(
             question("Describe a bug you fixed."),
             question("Why this team?"),
         ],
+        intro="Three short questions about you.",
+        closing="We will be in touch within a week.",
+        accent_colour="#aa3300",
     )
     invite, page = candidate.invite, browser_page
     page.goto(candidate.url(chunk=SMALL_CHUNK))
-    expect(page.locator("#welcome")).to_contain_text("3 questions")
+    welcome = page.locator("#welcome")
+    expect(welcome).to_contain_text("Support engineer")
+    expect(welcome).to_contain_text("Three short questions about you.")
+    expect(welcome).to_contain_text("3 questions")
+    accent = "() => getComputedStyle(document.documentElement).getPropertyValue('--accent').trim()"
+    assert page.evaluate(accent) == "#aa3300"
     wait_for_camera(page)
     ids = question_ids(page)
 
@@ -137,6 +145,7 @@ def test_three_questions_with_thinking_time_a_retake_and_a_reload(
     expect(page.locator("#submit")).to_have_text("Submit")
     page.click("#submit")
     expect_done(page, invite)
+    expect(page.locator("#done")).to_contain_text("We will be in touch within a week.")
 
     videos = [answered_video(invite, question_id) for question_id in ids]
     assert all(videos), videos
