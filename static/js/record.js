@@ -218,7 +218,7 @@
     phase = next;
     if (next !== "thinking") stopThinking();
     var live = ["check", "thinking", "countdown", "recording"].indexOf(next) !== -1;
-    var watching = ["review", "earlier", "sending"].indexOf(next) !== -1;
+    var watching = ["review", "earlier", "sending"].indexOf(next) !== -1 && !!el.playback.getAttribute("src");
     var cameraTake = !!takeInfo && takeInfo.source !== "file";
     show(el.recorder, next !== "unavailable" && next !== "gone");
     show(el.stage, live || (watching && !el.playback.classList.contains("unplayable")));
@@ -762,12 +762,14 @@
     el.playback.load();
   }
 
-  // Off the screen, not out of the browser: the take is on its way as an answer.
-  function releaseTake() {
-    if (takeUrl) URL.revokeObjectURL(takeUrl);
-    takeUrl = "";
+  // No longer the take under review, though not out of the browser: it is on its way as an
+  // answer. `onScreen`: it stays in the player (the last answer, while the page waits for it).
+  function releaseTake(onScreen) {
     take = null;
     takeInfo = null;
+    if (onScreen) return;
+    if (takeUrl) URL.revokeObjectURL(takeUrl);
+    takeUrl = "";
     el.playback.removeAttribute("src");
     el.playback.classList.remove("unplayable");
     el.playback.load();
@@ -1030,8 +1032,10 @@
     }
     if (takeInfo.refused) return;
     var q = question;
+    var last = isLastQuestion();
     if (!sendAnswer(q, take, takeInfo, "")) return;
-    releaseTake();
+    // The last answer stays on screen while it is sent, as the one answer always did.
+    releaseTake(last);
     nextQuestion();
   }
 
