@@ -10,6 +10,7 @@ class AurioConfig(AppConfig):
     def ready(self) -> None:
         # Here rather than by @receiver at import, so a failed login is counted
         # whether or not anything has imported aurio.lockout (the admin's URLs) yet.
+        from aurio import checks  # noqa: F401  (registers the deploy checks)
         from aurio.lockout import count_login_failure, forget_login_failures
 
         user_login_failed.connect(count_login_failure, dispatch_uid="aurio.lockout.count_login_failure")

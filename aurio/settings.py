@@ -389,13 +389,13 @@ SECURE_CSP = {
     "form-action": [CSP.SELF],
 }
 
-# --- Email (invites and reminders from `manage.py send_invites`) ---------------
-# Printed on the console with DEBUG, else sent by SMTP (a console backend in production
-# would drop every email silently; `check --deploy` refuses it). Django 6.1's MAILERS
-# replaces the deprecated EMAIL_* settings (which may not be set beside it); the
-# environment variables keep their familiar names.
+# --- Email (invitations and reminders, from the admin or `manage.py send_invites`) ---
+# Sent by SMTP once EMAIL_HOST names a server; until then printed on the console
+# (`make run` shows them in its output), and `check --deploy` warns that nothing is
+# sent (aurio.checks). Django 6.1's MAILERS replaces the deprecated EMAIL_* settings
+# (which may not be set beside it); the environment variables keep their familiar names.
 _EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
-    f"django.core.mail.backends.{'console' if DEBUG else 'smtp'}.EmailBackend"
+    f"django.core.mail.backends.{'smtp' if os.environ.get('EMAIL_HOST') else 'console'}.EmailBackend"
 )
 _SMTP_OPTIONS = {
     "host": os.environ.get("EMAIL_HOST", "localhost"),

@@ -16,7 +16,7 @@ from django.utils.html import format_html
 
 from audit import services as audit
 from audit.services import Action, Actor
-from interviews.models import Interview, Question
+from interviews.models import MAX_QUESTIONS, Interview, Question
 from interviews.services import interview_duplicate
 
 CONTENT_FIELDS = ("title", "intro", "closing", "accent_colour", "logo", "deadline_days")
@@ -33,7 +33,7 @@ class QuestionForm(forms.ModelForm):
     class Meta:
         model = Question
         fields = ("position", "text", "video", "answer_seconds", "thinking_seconds", "retakes", "practice")
-        widgets = {"text": forms.Textarea(attrs={"rows": 2, "cols": 60})}
+        widgets = {"text": forms.Textarea(attrs={"rows": 2, "cols": 36})}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -70,6 +70,13 @@ class QuestionFormSet(forms.BaseInlineFormSet):
                 "An interview needs at least one question that is not a practice question: "
                 "practice answers are never sent, so candidates would have nothing to answer."
             )
+        if len(kept) > MAX_QUESTIONS:
+            raise ValidationError(f"An interview has at most {MAX_QUESTIONS} questions.")
+        if self.instance.is_default and len(kept) != 1:
+            raise ValidationError(
+                "The default interview has exactly one question (invites made without an interview "
+                "answer it); create an interview of your own for more."
+            )
 
 
 class QuestionInline(admin.TabularInline):
@@ -93,6 +100,19 @@ class QuestionInline(admin.TabularInline):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Question]:
         return super().get_queryset(request).annotate(answer_count=Count("answers"))
 
+    # The default interview keeps its one question: invites made without an
+    # interview (the seed's API) answer it and are then submitted.
+    def get_extra(self, request: HttpRequest, obj: Interview | None = None, **kwargs: Any) -> int:
+        return 0 if obj is not None and obj.is_default else self.extra
+
+    def get_max_num(self, request: HttpRequest, obj: Interview | None = None, **kwargs: Any) -> int | None:
+        return 1 if obj is not None and obj.is_default else None
+
+    def has_delete_permission(self, request: HttpRequest, obj: Interview | None = None) -> bool:
+        if obj is not None and obj.is_default:
+            return False
+        return super().has_delete_permission(request, obj)
+
     @admin.display(description="answers")
     def answers(self, question: Question) -> int:
         """Candidates who started it: such a question can't be deleted."""
@@ -109,7 +129,7 @@ class InterviewAdmin(admin.ModelAdmin):
         ("Content", {"fields": ("title", "intro", "closing")}),
         ("Branding", {"fields": ("accent_colour", "logo")}),
         ("Deadline", {"fields": ("deadline_days",)}),
-        ("About", {"fields": ("is_default", "created_at", "created_by")}),
+        ("About", {"fields": ("is_default", "created_at", "created_by"), "classes": ("collapse",)}),
     )
     inlines = (QuestionInline,)
 

@@ -16,6 +16,7 @@ from aurio.errors import RECRUITER_ERRORS, Error
 from interviews.models import (
     ANSWER_SECONDS_MAX,
     ANSWER_SECONDS_MIN,
+    MAX_QUESTIONS,
     RETAKES_MAX,
     THINKING_SECONDS_MAX,
     Interview,
@@ -23,7 +24,6 @@ from interviews.models import (
 from interviews.services import interview_add_question, interview_create
 
 router = Router(tags=["interviews"])
-MAX_QUESTIONS = 50
 
 
 def _printable(value: str) -> str:

@@ -67,6 +67,11 @@ def interview_duplicate(*, interview: Interview, actor: Actor = SYSTEM) -> Inter
     if interview.logo:
         with interview.logo.open("rb") as logo:
             copy.logo.save("logo", logo, save=True)
+    # The recruiter's question videos too: each copy its own file (deleting one leaves the other).
+    for original, question in zip(interview.questions.all(), copy.questions.all(), strict=True):
+        if original.video:
+            with original.video.open("rb") as video:
+                question.video.save("question", video, save=True)
     audit.record(actor=actor, action=Action.EDITED, target=copy, detail={"copied_from": str(interview.pk)})
     return copy
 

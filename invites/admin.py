@@ -449,13 +449,15 @@ class InviteAdmin(admin.ModelAdmin):
             "invites.change_answer"
         )
         rows = []
-        for number, question in enumerate(invite.interview.questions.all(), start=1):
+        number = 0
+        for question in invite.interview.questions.all():
+            number += 0 if question.practice else 1  # as the candidate saw it: practice is not numbered
             answer = answers.get(question.pk)
             takes = answer.takes if answer else 0
             submitted = answer.submitted_at if answer else None
             rows.append(
                 {
-                    "number": number,
+                    "number": None if question.practice else number,
                     "question": question,
                     "takes": takes,
                     "allowed": invite.takes_allowed(question),

@@ -48,11 +48,15 @@ class CandidateList:
     bad: list[BadLine]
 
 
+# Invite.email's length (the longest address RFC 5321 lets through to a mailbox).
+EMAIL_MAX = 254
+
+
 def read_csv(text: str) -> CandidateList:
     """Rows of a CSV with a header row: email (required), name, expires_at (ISO
     8601 with a zone, or empty). Lines are numbered as in the file, the header
     being line 1. Raises ListError when the file as a whole is unusable."""
-    reader = csv.DictReader(text.removeprefix("\ufeff").splitlines())
+    reader = csv.DictReader(_lines(text.removeprefix("\ufeff")))
     try:
         columns = [c.strip().lower() for c in reader.fieldnames or []]
     except csv.Error as exc:
@@ -87,7 +91,7 @@ def read_pasted(text: str) -> CandidateList:
     lines are skipped; lines are numbered from 1 as pasted."""
     result = CandidateList(good=[], bad=[])
     seen: dict[str, int] = {}
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(_lines(text), start=1):
         if not raw.strip():
             continue
         email, name = _split_line(raw)
@@ -109,10 +113,18 @@ def _split_line(raw: str) -> tuple[str, str]:
     return email.strip().lower(), name
 
 
+def _lines(text: str) -> list[str]:
+    """Lines as a person typed them: split at line breaks only (str.splitlines also splits at
+    U+2028, U+0085 and other separators a name may hold)."""
+    return re.split(r"\r\n|\r|\n", text.removesuffix("\n").removesuffix("\r")) if text else []
+
+
 def _check(email: str, name: str, seen: dict[str, int]) -> None:
     """ValueError with the reason if the candidate can't be invited."""
     if not email:
         raise ValueError("email is empty")
+    if len(email) > EMAIL_MAX:
+        raise ValueError(f"the email address is longer than {EMAIL_MAX} characters")
     try:
         validate_email(email)
     except ValidationError as exc:

@@ -205,6 +205,25 @@ def answer_release(*, answer: Answer, video_id: uuid.UUID) -> None:
     answer.refresh_from_db(fields=["submitted_at", "submission_id"])
 
 
+def invite_reopen_if_unanswered(*, invite: Invite) -> bool:
+    """Undo the invite's submitted mark when a question it must answer has no
+    answer (an answer reopened by `reconcile --fix`, or an invite migrated from
+    before interviews whose claim never got its video); True if reopened."""
+    if invite.submitted_at is None:
+        return False
+    required = {q.pk for q in invite.interview.answered_questions()}
+    given = set(
+        Answer.objects.filter(
+            invite=invite, question_id__in=required, submitted_at__isnull=False
+        ).values_list("question_id", flat=True)
+    )
+    if required <= given:
+        return False
+    reopened = Invite.objects.filter(pk=invite.pk, submitted_at=invite.submitted_at).update(submitted_at=None)
+    invite.refresh_from_db(fields=["submitted_at"])
+    return bool(reopened)
+
+
 def invite_complete_if_answered(*, invite: Invite) -> bool:
     """Mark the invite submitted once every question it must answer has its
     video; True if this call did. Safe to repeat (a later call, the page's next

@@ -33,7 +33,7 @@ from aurio.errors import Refused
 from aurio.storage import READ_SIZE, save_verified, temporary_directory
 from interviews.models import Question
 from invites.models import Answer, Invite
-from invites.services import answer_release, answer_start_take
+from invites.services import answer_release, answer_start_take, invite_reopen_if_unanswered
 from uploads import accept
 from uploads.models import Chunk, Upload
 from videos.models import Video
@@ -116,7 +116,7 @@ def _take(answer: Answer, metadata: dict[str, str]) -> int:
         if started is None:
             raise Refused(403, "You have used all your takes.")
         return started
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= answer.takes:
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 9 or not 1 <= int(raw) <= answer.takes:
         raise Refused(409, f"Take {raw[:20]!r} was not started on this link; start a take first.")
     return int(raw)
 
@@ -141,9 +141,11 @@ def upload_create(*, invite: Invite, length: int, metadata: dict[str, str]) -> U
     take = _take(answer, metadata)
     unfinished = Upload.objects.unfinished().filter(invite=invite, question=answer.question)
     incomplete = unfinished.exclude(offset=F("length"))
-    if incomplete.filter(take__gt=take).exists():
+    # A take above the count is from before a recruiter reset the takes: superseded too.
+    if incomplete.filter(take__gt=take, take__lte=answer.takes).exists():
         raise Refused(409, "A newer take of this question is already being sent through this link.")
-    for superseded in incomplete.filter(Q(take__lte=take) | Q(take__isnull=True)):
+    stale = Q(take__lte=take) | Q(take__gt=answer.takes) | Q(take__isnull=True)
+    for superseded in incomplete.filter(stale):
         log.info(
             "upload %s (take %s) replaced by a new upload of take %d", superseded.pk, superseded.take, take
         )
@@ -525,6 +527,7 @@ def submission_complete(*, answer: Answer, actor: Actor) -> str:
             return f"its upload could not be finished ({exc}); left as it is"
         return f"completed: video {video.pk} recorded from its upload"
     answer_release(answer=answer, video_id=answer.submission_id)
+    invite_reopen_if_unanswered(invite=answer.invite)
     audit.record(
         actor=actor,
         action=Action.EDITED,

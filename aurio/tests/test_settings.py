@@ -20,6 +20,7 @@ PRODUCTION = {
     "SECURE_SSL_REDIRECT": "true",
     "SECURE_COOKIES": "true",
     "SECURE_HSTS_SECONDS": "31536000",
+    "EMAIL_HOST": "smtp.example.com",
 }
 
 
@@ -49,6 +50,24 @@ def test_without_subdomain_and_preload_only_those_two_warnings_remain(tmp_path: 
         line.split(")")[0].split("(")[1] for line in result.stderr.splitlines() if "security.W" in line
     )
     assert warnings == ["security.W005", "security.W021"]
+
+
+def test_without_an_smtp_server_emails_go_to_the_console_and_the_deploy_check_says_so(tmp_path: Path) -> None:
+    env = {k: v for k, v in PRODUCTION.items() if k != "EMAIL_HOST"}
+    result = manage("check", "--deploy", env=env, tmp_path=tmp_path)
+    assert "aurio.W001" in result.stderr and "not sent" in result.stderr
+    shown = manage(
+        "shell", "-c", "from django.conf import settings; print(settings.MAILERS)", env=env, tmp_path=tmp_path
+    )
+    assert "console.EmailBackend" in shown.stdout, shown.stderr
+    smtp = manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.MAILERS)",
+        env=PRODUCTION,
+        tmp_path=tmp_path,
+    )
+    assert "smtp.EmailBackend" in smtp.stdout and "smtp.example.com" in smtp.stdout
 
 
 def test_missing_secret_key_is_a_loud_error(tmp_path: Path) -> None:

@@ -391,3 +391,30 @@ def test_the_add_page_has_the_builder_and_no_duplicate_link(staff_client: Client
     assert 'class="vIntegerField aurio-position"' in page
     assert "js/admin_questions.js" in page
     assert "Duplicate this interview" not in page
+
+
+def test_the_default_interview_keeps_its_one_question_in_the_builder(staff_client: Client) -> None:
+    from interviews.models import Interview
+
+    default = Interview.objects.default()
+    page = staff_client.get(reverse("admin:interviews_interview_change", args=[default.pk])).content.decode()
+    assert 'name="questions-MAX_NUM_FORMS" value="1"' in page
+    assert 'name="questions-TOTAL_FORMS" value="1"' in page
+    assert "questions-0-DELETE" not in page
+
+
+def test_a_crafted_post_cannot_add_a_second_question_to_the_default_interview(staff_client: Client) -> None:
+    default = Interview.objects.default()
+    questions = [*existing(default), {"position": "", "text": "Smuggled in?", "thinking_seconds": 0}]
+    response = staff_client.post(change_url(default), form_data(questions, default))
+    assert response.status_code == 200
+    assert "exactly one question" in response.content.decode()
+    assert default.questions.count() == 1
+
+
+def test_the_builder_takes_at_most_fifty_questions(staff_client: Client) -> None:
+    questions = [{"position": n, "text": f"Q{n}?", "thinking_seconds": 0} for n in range(51)]
+    response = staff_client.post(reverse("admin:interviews_interview_add"), form_data(questions))
+    assert response.status_code == 200
+    assert "at most 50 questions" in response.content.decode()
+    assert not Interview.objects.filter(is_default=False).exists()

@@ -110,3 +110,22 @@ def test_a_question_with_an_answer_cannot_be_deleted_but_one_without_can() -> No
 def test_practice_questions_are_not_answered_questions() -> None:
     interview = make_interview(questions=[{"text": "Try", "practice": True}, {"text": "Real"}])
     assert [q.text for q in interview.answered_questions()] == ["Real"]
+
+
+def test_a_duplicate_has_its_own_copy_of_each_question_video(db: None) -> None:
+    from django.core.files.base import ContentFile
+
+    from interviews.services import interview_duplicate
+    from tests.support.factories import make_interview
+
+    interview = make_interview(questions=[{"text": "On video"}, {"text": "In writing"}])
+    first = interview.questions.first()
+    assert first is not None
+    first.video.save("q.mp4", ContentFile(b"\x00\x00\x00\x18ftypmp42 question"), save=True)
+    copy = interview_duplicate(interview=interview)
+    copied = list(copy.questions.all())
+    assert copied[0].video and copied[0].video.name != first.video.name
+    assert copied[0].video.read() == b"\x00\x00\x00\x18ftypmp42 question"
+    assert not copied[1].video
+    first.video.delete(save=True)
+    assert copied[0].video.storage.exists(copied[0].video.name)

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandParser
+from django.db.models import Q
 from django.utils import timezone
 
 from audit import services as audit
@@ -158,6 +159,9 @@ class Command(BaseCommand):
 
 
 def _all_answered(invite: Invite) -> bool:
+    """Every question has its answer, each by a video that is there (or that staff deleted since)."""
     required = set(invite.interview.answered_questions().values_list("pk", flat=True))
-    given = set(invite.answers.filter(submitted_at__isnull=False).values_list("question_id", flat=True))
-    return bool(required) and required <= given
+    given = invite.answers.filter(submitted_at__isnull=False).filter(
+        Q(submission_id__isnull=True) | Q(submission_id__in=invite.videos.values("pk"))
+    )
+    return bool(required) and required <= set(given.values_list("question_id", flat=True))
