@@ -255,6 +255,33 @@
       meter.frame = window.requestAnimationFrame(drawLevel);
     }
 
+    /* The loudest moment (0..1) of the last ~0.7 s of sound, for the take's silence
+     * check (record.js samples it four times a second while recording), or null when there is
+     * no meter. A long window: a short beep between two samples still counts. */
+    function loudness() {
+      if (!meter.context || !meter.source) return null;
+      if (!meter.window) {
+        try {
+          meter.window = meter.context.createAnalyser();
+          meter.window.fftSize = 32768;
+          meter.windowSamples = new Uint8Array(meter.window.fftSize);
+        } catch (error) {
+          return null;
+        }
+      }
+      if (meter.windowSource !== meter.source) {
+        meter.source.connect(meter.window);
+        meter.windowSource = meter.source;
+      }
+      meter.window.getByteTimeDomainData(meter.windowSamples);
+      var peak = 0;
+      for (var i = 0; i < meter.windowSamples.length; i++) {
+        var value = Math.abs(meter.windowSamples[i] - 128);
+        if (value > peak) peak = value;
+      }
+      return peak / 128;
+    }
+
     function stopMeter() {
       if (meter.frame) window.cancelAnimationFrame(meter.frame);
       meter.frame = 0;
@@ -283,6 +310,7 @@
         return stream;
       },
       stopLevel: stopMeter,
+      loudness: loudness,
       allowChoice: allowChoice,
     };
   }

@@ -201,6 +201,8 @@
   // --- the upload --------------------------------------------------------------
 
   /* options: blob, filename, fingerprint, endpoint, finishUrlPrefix, inviteUrl,
+   * metadata (more Upload-Metadata: the interview's question and take), questionId (the
+   * question the upload answers: once the server says it is answered, the upload is done),
    * chunkSize (one fixed PATCH size, for tests; without it PATCHes are sized by speed),
    * uploadUrl (a finished upload to submit without sending it again), and callbacks:
    * onProgress({sent, total, fraction, bytesPerSecond, secondsLeft}), onWaiting(offline),
@@ -368,7 +370,8 @@
         endpoint: absolute(options.endpoint),
         chunkSize: sizer.size,
         retryDelays: RETRY_DELAYS,
-        metadata: { filename: options.filename, filetype: options.blob.type || "" },
+        metadata: Object.assign({ filename: options.filename, filetype: options.blob.type || "" },
+          options.metadata || {}),
         fingerprint: function () {
           return Promise.resolve(options.fingerprint);
         },
@@ -543,11 +546,15 @@
       });
     }
 
+    // The whole invite, or (in an interview) this upload's question, has its answer.
     function alreadySubmitted() {
       return fetch(options.inviteUrl, { headers: { Accept: "application/json" } }).then(function (response) {
         if (!response.ok) return false;
         return response.json().then(function (body) {
-          return body.status === "submitted";
+          if (body.status === "submitted") return true;
+          return !!options.questionId && (body.questions || []).some(function (question) {
+            return question.id === options.questionId && question.answered;
+          });
         });
       });
     }

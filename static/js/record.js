@@ -14,6 +14,16 @@
  * on by itself when the page opens again, from what the server already has;
  * one recorded but never submitted is only offered.
  *
+ * An interview (the JSON in #interview-data) is a list of questions, one on
+ * screen at a time: the device check, an optional practice question (played
+ * back here, never sent), then each question with its thinking time, time limit
+ * and takes. An accepted answer is sent in the background (its own upload,
+ * kept in IndexedDB until the server has it) while the candidate goes on to the
+ * next question; after the last, the page waits for what is left. A reload
+ * carries on at the first question without an answer, and answers that were on
+ * their way carry on by themselves. The default interview (one question, no
+ * thinking time, no practice) looks as the single-answer page always did.
+ *
  * For tests, `?chunk=BYTES` in the page's URL fixes the size of the upload's
  * PATCH requests (otherwise sized by the connection's speed).
  */
@@ -36,6 +46,14 @@
   // Less than any second of real recording (tens of kilobytes): a recorder's header alone.
   var BROKEN_BYTES = 4096;
   var COUNTDOWN_SECONDS = 3;
+  // A chosen file may be this much longer than the question's limit (the server's tolerance).
+  var FILE_TOLERANCE_SECONDS = 1;
+  // The take's checks: how often they sample, and when a take counts as silent or dark.
+  var CHECK_MS = 250;
+  var SILENT_PEAK = 0.03; // loudest moment of ~0.7 s below this: silence
+  var DARK_LUMA = 24; // mean brightness (0-255) below this: dark
+  var FLAT_LUMA = 4; // spread of brightness below this: covered (one even colour)
+  var WARN_SHARE = 0.9;
   // About 19 MB a minute: sharp enough for a face, quick to upload.
   var BITRATES = { videoBitsPerSecond: 2500000, audioBitsPerSecond: 128000 };
 
@@ -105,13 +123,20 @@
   var ticker = 0;
   var stopNote = "";
   var busy = false; // a take is being requested or counted down
-  var sender = null;
-  var resuming = false; // sending a take from before a reload: the server's first offset is news
   var submitted = false;
   var takesUsed = 0;
   var maxTakes = 0;
   var takesRefused = false; // the server said no more takes
   var unspentTake = 0; // a take the server counted that recorded nothing: the next one is it
+
+  var questions = []; // the interview's questions in order, practice included
+  var question = null; // the one on screen
+  var isInterview = false; // more than the default interview's one plain question
+  var practiceOver = false;
+  var jobs = []; // answers on their way: {question, info, blob, sender, sent, total, done, refused}
+  var thinking = { timer: 0, endsAt: 0, announced: -1 };
+  var announcedLeft = -1; // the time left last announced while recording
+  var checks = null; // the take's samples: {timer, sound, silent, pictures, dark}
 
   function $(id) {
     return document.getElementById(id);
@@ -191,8 +216,9 @@
 
   function setPhase(next) {
     phase = next;
-    var live = ["check", "countdown", "recording"].indexOf(next) !== -1;
-    var watching = ["review", "earlier", "sending"].indexOf(next) !== -1;
+    if (next !== "thinking") stopThinking();
+    var live = ["check", "thinking", "countdown", "recording"].indexOf(next) !== -1;
+    var watching = ["review", "earlier", "sending"].indexOf(next) !== -1 && !!el.playback.getAttribute("src");
     var cameraTake = !!takeInfo && takeInfo.source !== "file";
     show(el.recorder, next !== "unavailable" && next !== "gone");
     show(el.stage, live || (watching && !el.playback.classList.contains("unplayable")));
@@ -203,8 +229,13 @@
     show(el.timer, next === "countdown" || next === "recording" || (watching && cameraTake));
     show(el.timeLeft, live);
     show(el.earlier, next === "earlier");
-    show(el.alternative, ["check", "review", "earlier", "denied", "unavailable"].indexOf(next) !== -1);
+    show(el.thinking, next === "thinking");
+    show(el.alternative, ["check", "review", "earlier", "denied", "unavailable"].indexOf(next) !== -1 &&
+      !(question && question.practice));
+    show(el.question, !!question && next !== "sending" && next !== "gone" && (isInterview || !!question.text));
+    if (next !== "review") showWarning("");
     if (next !== "sending") show(el.upload, false);
+    renderPending();
     el.file.disabled = busy;
     updateTakeLabel();
     updateButtons();
@@ -213,13 +244,20 @@
   function updateButtons() {
     var review = phase === "review";
     var refused = !!takeInfo && takeInfo.refused;
+    var practice = !!question && question.practice;
     show(el.retry, phase === "denied");
     show(el.start, phase === "check");
+    show(el.startNow, phase === "thinking");
     show(el.stop, phase === "recording");
-    show(el.submit, (review && !refused) || phase === "earlier" || phase === "sending");
+    show(el.submit, (review && !refused) || phase === "earlier" || (phase === "sending" && !isInterview));
     show(el.rerecord, review && canRecord && !takesRefused);
     show(el.discard, phase === "earlier");
-    el.rerecord.textContent = takeInfo && takeInfo.source === "file" ? "Record with the camera instead" : "Re-record";
+    show(el.skipPractice, practice && ["check", "review", "denied"].indexOf(phase) !== -1);
+    el.start.textContent = startLabel();
+    el.submit.textContent = practice ? "Start the interview" : isLastQuestion() ? "Submit" : "Next question";
+    el.rerecord.textContent = takeInfo && takeInfo.source === "file" ? "Record with the camera instead" :
+      warningShown() ? "Record again" : "Re-record";
+    el.rerecord.classList.toggle("primary", warningShown());
     el.start.disabled = busy || !devices.isLive() || takesRefused;
     el.rerecord.disabled = busy;
     el.submit.disabled = busy || phase === "sending";
@@ -231,11 +269,12 @@
   }
 
   function updateTakeLabel() {
-    el.takeLabel.textContent = takeInfo && takeInfo.number ? "Take " + takeInfo.number + " of " + maxTakes : "";
+    el.takeLabel.textContent = takeInfo && takeInfo.number && maxTakes ?
+      "Take " + takeInfo.number + " of " + maxTakes : "";
   }
 
   function takesNote() {
-    if (!maxTakes) return "";
+    if (!maxTakes || (question && question.practice)) return "";
     if (outOfTakes()) return maxTakes === 1 ? " You have used your one take." : " You have used all " + maxTakes + " takes.";
     if (!takesUsed) return " You can record up to " + maxTakes + " take" + (maxTakes === 1 ? "" : "s") + ".";
     var left = maxTakes - takesUsed + (unspentTake ? 1 : 0);
@@ -262,7 +301,7 @@
         if (!started || !cameraStillWanted()) return false;
         if (phase !== "review") {
           setPhase("check");
-          setStatus("Your camera is on. Press \u201cStart recording\u201d when you are ready." + takesNote());
+          setStatus(readyNote());
         }
         updateButtons();
         return true;
@@ -311,6 +350,10 @@
   // --- takes: the server counts them ------------------------------------------------
 
   function requestTake() {
+    if (question && question.practice) {
+      // Practice takes are the page's own: the server neither counts nor sees them.
+      return Promise.resolve({ status: 201, body: { take: takesUsed + 1, maxTakes: 0 } });
+    }
     if (unspentTake && storedUnspentTake() === unspentTake) {
       // Still kept (in storage too) until this take records something, so a reload in
       // the countdown, or a recorder that fails to start, doesn't lose it.
@@ -338,7 +381,7 @@
   // only while it is still the server's latest: a take counted since, on another device
   // say, makes it spent after all.
   function unspentKey() {
-    return "aurio-unspent-take:" + config.token;
+    return "aurio-unspent-take:" + config.token + (question && question.id ? ":" + question.id : "");
   }
 
   function setUnspentTake(number) {
@@ -376,6 +419,7 @@
     if (answer.status === 201) {
       takesUsed = answer.body.take || takesUsed + 1;
       maxTakes = answer.body.maxTakes || maxTakes;
+      if (question && !question.practice) question.takesUsed = takesUsed;
       return true;
     }
     var detail = answer.body && answer.body.detail;
@@ -393,12 +437,19 @@
     return false;
   }
 
-  // Start and Re-record: ask the server for a take, count down, record.
-  function startTake() {
+  /* Start and Re-record: ask the server for a take, count down, record. `immediate`: the
+   * question's thinking time is up, so recording starts without the 3-2-1. A question
+   * with thinking time shows its text and starts that countdown first. */
+  function startTake(immediate) {
     if (busy || phase === "sending" || submitted) return;
+    leaveWelcome();
+    if (needsThinking()) {
+      startThinking();
+      return;
+    }
     if (!devices.isLive()) {
       preview().then(function (live) {
-        if (live) startTake();
+        if (live) startTake(immediate);
       });
       return;
     }
@@ -408,18 +459,24 @@
     requestTake().then(
       function (answer) {
         setBusy(false);
-        if (takeGranted(answer)) beginTake();
-        else if (phase === "check") setStatus(takesNote().trim());
+        if (takeGranted(answer)) beginTake(immediate);
+        else if (phase === "check" || phase === "thinking") {
+          setPhase("check");
+          setStatus(takesNote().trim());
+        }
       },
       function () {
         setBusy(false);
-        if (phase === "check") setStatus("");
+        if (phase === "check" || phase === "thinking") {
+          setPhase("check");
+          setStatus("");
+        }
         showError(MESSAGES.takeOffline);
       }
     );
   }
 
-  function beginTake() {
+  function beginTake(immediate) {
     dropTake();
     var id = newTakeId();
     takeInfo = {
@@ -428,11 +485,14 @@
       number: takesUsed,
       source: "camera",
       stored: false,
+      questionId: question && question.id,
+      practice: !!(question && question.practice),
     };
+    if (question && question.practice) question.localTakes = takesUsed;
     resetTimer();
     setPhase("countdown");
     setStatus("Get ready\u2026");
-    countdown(COUNTDOWN_SECONDS);
+    countdown(immediate ? 0 : COUNTDOWN_SECONDS);
   }
 
   function countdown(seconds) {
@@ -482,13 +542,15 @@
     el.timer.classList.add("running");
     show(el.badge, true);
     setPhase("recording");
+    startChecks();
+    announcedLeft = -1;
     el.stop.focus();
     setStatus("Recording. Press \u201cStop recording\u201d when you have finished.");
   }
 
   // Start keeping this take in IndexedDB; the chunks follow as they are recorded.
   function keepTake(info, type) {
-    if (!store) return;
+    if (!store || info.practice) return; // a practice take is never kept, nor sent
     info.mimeType = type;
     saving = store
       .createTake({
@@ -496,6 +558,7 @@
         token: config.token,
         id: info.id,
         number: info.number,
+        questionId: info.questionId || null,
         mimeType: type,
         createdAt: Date.now(),
         state: "recording",
@@ -572,6 +635,12 @@
     el.elapsed.textContent = formatTime(elapsed);
     el.remaining.textContent = formatTime(Math.ceil(config.maxSeconds - elapsed));
     el.timer.classList.toggle("ending", config.maxSeconds - elapsed <= 10);
+    var left = Math.ceil(config.maxSeconds - elapsed);
+    if (left !== announcedLeft && shouldAnnounce(left, config.maxSeconds)) {
+      announcedLeft = left;
+      announce(left === config.maxSeconds ? "Recording. " + spokenTime(left) + " left." : spokenTime(left) + " left.",
+        left <= 5 && left !== config.maxSeconds);
+    }
     if (elapsed >= config.maxSeconds) {
       stopNote = "Time is up, so the recording stopped. ";
       stop();
@@ -579,6 +648,7 @@
   }
 
   function stop() {
+    stopChecks();
     window.clearInterval(ticker);
     ticker = 0;
     el.timer.classList.remove("running", "ending");
@@ -606,9 +676,13 @@
     updateKept(info, { state: "recorded", size: take.size, seconds: seconds });
     showTake(take);
     setPhase("review");
+    showWarning(info && info.source === "camera" ? takeWarning() : "");
     el.playback.focus();
     setStatus(
-      stopNote + "Here is your take (" + el.elapsed.textContent + "). Watch it, then submit it or record again." +
+      stopNote + "Here is your take (" + el.elapsed.textContent + "). " + (question && question.practice ?
+        "Watch it, then try again or start the interview." : isInterview ?
+        "Watch it, then " + (isLastQuestion() ? "submit it" : "go on to the next question") + " or record again." :
+        "Watch it, then submit it or record again.") +
       (outOfTakes() ? " This was your last take." : "")
     );
   }
@@ -670,9 +744,7 @@
   // Let go of the current take: on screen, in IndexedDB, and its unfinished upload.
   function dropTake() {
     var info = takeInfo;
-    if (sender) sender.abort();
-    sender = null;
-    if (info) {
+    if (info && !info.sent) {
       window.aurio.takeUpload.forget(fingerprintOf(info.id));
       if (store && info.key) {
         var key = info.key;
@@ -690,19 +762,42 @@
     el.playback.load();
   }
 
+  // No longer the take under review, though not out of the browser: it is on its way as an
+  // answer. `onScreen`: it stays in the player (the last answer, while the page waits for it).
+  function releaseTake(onScreen) {
+    take = null;
+    takeInfo = null;
+    if (onScreen) return;
+    if (takeUrl) URL.revokeObjectURL(takeUrl);
+    takeUrl = "";
+    el.playback.removeAttribute("src");
+    el.playback.classList.remove("unplayable");
+    el.playback.load();
+  }
+
   // --- a take kept from an earlier visit --------------------------------------------------
 
-  // The newest kept take with something in it; older and empty ones are cleared away.
-  function findEarlierTake() {
+  // The question a kept take answers (a take kept by an older page: the first question left).
+  function questionOf(info) {
+    if (!info.questionId) return questionsLeft()[0] || null;
+    return questions.filter(function (q) { return q.id === info.questionId; })[0] || null;
+  }
+
+  /* The newest kept take with something in it for each question still without an answer;
+   * older and empty ones, and those of answered questions, are cleared away. */
+  function findKeptTakes() {
     return store.takesFor(config.token).then(function (kept) {
-      var found = null;
+      var found = [];
+      var seen = [];
       return kept
         .reduce(function (done, info) {
           return done.then(function () {
-            if (found) return forgetKept(info);
+            var q = questionOf(info);
+            if (!q || q.answered || q.practice || seen.indexOf(q) !== -1) return forgetKept(info);
             return store.readTake(info).then(function (blob) {
-              if (blob.size) found = { info: info, blob: blob };
-              else return forgetKept(info);
+              if (!blob.size) return forgetKept(info);
+              seen.push(q);
+              found.push({ info: info, blob: blob, question: q });
               return undefined;
             });
           });
@@ -735,7 +830,14 @@
   function keepEarlierTake(earlier) {
     var info = earlier.info;
     take = earlier.blob;
-    takeInfo = {
+    takeInfo = earlierInfo(info);
+    el.elapsed.textContent = formatTime(info.seconds || 0);
+    el.remaining.textContent = formatTime(config.maxSeconds - (info.seconds || 0));
+    showTake(take);
+  }
+
+  function earlierInfo(info) {
+    return {
       id: info.id,
       key: info.key,
       number: info.number,
@@ -743,10 +845,8 @@
       stored: true,
       mimeType: info.mimeType,
       uploadUrl: info.uploadUrl || null,
+      questionId: info.questionId || null,
     };
-    el.elapsed.textContent = formatTime(info.seconds || 0);
-    el.remaining.textContent = formatTime(config.maxSeconds - (info.seconds || 0));
-    showTake(take);
   }
 
   // Recorded, not submitted: the candidate decides whether to send it.
@@ -763,10 +863,9 @@
     setStatus("");
   }
 
-  // Submitted, and the page closed while it was on its way: carry on, as it would have.
+  // Sent, and the page closed while it was on its way: carry on, as it would have.
   function resumeEarlierTake(earlier, howFar) {
-    keepEarlierTake(earlier);
-    send(howFar);
+    sendAnswer(earlier.question, earlier.blob, earlierInfo(earlier.info), howFar);
   }
 
   function discardEarlierTake() {
@@ -794,14 +893,22 @@
       return;
     }
     // The same file as before (after a reload, say) continues its own take and upload.
-    var id = "file-" + file.size + "-" + file.lastModified + "-" + file.name;
+    var id = "file-" + (question && question.id ? question.id + "-" : "") + file.size + "-" + file.lastModified +
+      "-" + file.name;
     if (take && takeInfo && takeInfo.source === "file" && takeInfo.id === id) {
       return; // the file under review, chosen again: still the same take, as it was
     }
     var fingerprint = fingerprintOf(id);
+    var limit = config.maxSeconds;
     setBusy(true);
-    window.aurio.takeUpload
-      .hasPrevious(fingerprint)
+    fileDuration(file)
+      .then(function (seconds) {
+        // Longer than the question allows: refused here, before it costs a take.
+        if (seconds !== null && seconds > limit + FILE_TOLERANCE_SECONDS) {
+          throw { tooLong: seconds };
+        }
+        return window.aurio.takeUpload.hasPrevious(fingerprint);
+      })
       .then(function (resuming) {
         return resuming ? { status: 201, resumed: true, body: {} } : requestTake();
       })
@@ -811,8 +918,14 @@
           if (answer.resumed) useFile(file, id, true);
           else if (takeGranted(answer)) useFile(file, id, false);
         },
-        function () {
+        function (error) {
           setBusy(false);
+          if (error && error.tooLong) {
+            showError("That video is " + formatTime(error.tooLong) + " long; the longest answer to this question is " +
+              formatTime(limit) + ". Please choose a shorter video.");
+            el.file.focus();
+            return;
+          }
           showError(MESSAGES.takeOffline);
         }
       );
@@ -824,12 +937,13 @@
     // The camera is not needed to watch or send a file.
     devices.stop();
     take = file;
-    takeInfo = { id: id, number: resumed ? 0 : takesUsed, source: "file", filename: file.name, stored: false };
+    takeInfo = { id: id, number: resumed ? 0 : takesUsed, source: "file", filename: file.name, stored: false,
+      questionId: question && question.id };
     showTake(file);
     setPhase("review");
     setStatus(
       "You chose \u201c" + file.name + "\u201d (" + formatBytes(file.size) + "). Watch it if you like, then press " +
-      "\u201cSubmit\u201d." + (resumed ? " Sending continues from where it stopped." : "")
+      "\u201c" + el.submit.textContent + "\u201d." + (resumed ? " Sending continues from where it stopped." : "")
     );
   }
 
@@ -840,26 +954,89 @@
     return blob.type.indexOf("mp4") !== -1 ? "answer.mp4" : "answer.webm";
   }
 
-  function showProgress(progress) {
-    var percent = Math.floor(progress.fraction * 100);
+  // The answers on their way (and, once the last question is behind, the progress bar).
+  function inFlight() {
+    return jobs.filter(function (job) {
+      return !job.done && !job.refused;
+    });
+  }
+
+  function jobFor(q) {
+    return inFlight().filter(function (job) {
+      return job.question === q;
+    })[0] || null;
+  }
+
+  function showProgress() {
+    var sending = inFlight();
+    var sent = 0;
+    var total = 0;
+    var speed = 0;
+    sending.forEach(function (job) {
+      sent += job.sent;
+      total += job.total;
+      speed += job.bytesPerSecond || 0;
+    });
+    var fraction = total ? sent / total : 0;
+    var percent = Math.floor(fraction * 100);
     el.progress.value = percent;
     el.progress.textContent = percent + "%";
     el.percent.textContent = percent + "%";
-    var parts = [formatBytes(progress.sent) + " of " + formatBytes(progress.total)];
-    if (progress.bytesPerSecond) {
-      parts.push(formatBytes(progress.bytesPerSecond) + "/s");
-      if (progress.secondsLeft !== null) parts.push(formatSecondsLeft(progress.secondsLeft));
+    var parts = [formatBytes(sent) + " of " + formatBytes(total)];
+    if (speed) {
+      parts.push(formatBytes(speed) + "/s");
+      if (sending.every(function (job) { return job.bytesPerSecond; })) {
+        parts.push(formatSecondsLeft((total - sent) / speed));
+      }
     }
-    el.uploadDetail.textContent = parts.join(" \u00b7 ");
-    if (el.upload.classList.contains("waiting")) {
+    el.uploadDetail.textContent = (sending.length > 1 ? sending.length + " answers: " : "") + parts.join(" \u00b7 ");
+    renderPending();
+  }
+
+  // The small note that earlier answers are still on their way, while the candidate goes on.
+  function renderPending() {
+    var sending = inFlight();
+    var visible = sending.length > 0 && phase !== "sending" && phase !== "gone";
+    show(el.pending, visible);
+    if (!visible) return;
+    var sent = 0;
+    var total = 0;
+    sending.forEach(function (job) {
+      sent += job.sent;
+      total += job.total;
+    });
+    var waiting = sending.some(function (job) { return job.waiting; });
+    el.pending.textContent = (sending.length === 1 ? "Sending your earlier answer" :
+      "Sending " + sending.length + " earlier answers") + " (" + Math.floor(total ? (sent / total) * 100 : 0) + "%)" +
+      (waiting ? ": waiting for the connection\u2026" : "\u2026");
+  }
+
+  function onJobProgress(job, progress) {
+    job.sent = progress.sent;
+    job.total = progress.total;
+    job.bytesPerSecond = progress.bytesPerSecond;
+    job.waiting = false;
+    showProgress();
+    if (phase === "sending" && el.upload.classList.contains("waiting")) {
       el.upload.classList.remove("waiting");
-      setStatus("Sending your answer." + MESSAGES.keepOpen);
+      setStatus("Sending your answer" + (inFlight().length > 1 ? "s." : ".") + MESSAGES.keepOpen);
     }
   }
 
+  // Submit (or Next question): the take on screen is the answer to this question.
   function submit() {
     if (!take || busy || phase === "sending" || submitted) return;
-    send("");
+    if (question && question.practice) {
+      endPractice();
+      return;
+    }
+    if (takeInfo.refused) return;
+    var q = question;
+    var last = isLastQuestion();
+    if (!sendAnswer(q, take, takeInfo, "")) return;
+    // The last answer stays on screen while it is sent, as the one answer always did.
+    releaseTake(last);
+    nextQuestion();
   }
 
   // What the server holds of a take that was being sent before the page closed.
@@ -881,49 +1058,67 @@
     updateKept(info, { sending: value });
   }
 
-  /* Send the current take. `resumed` says how far it had got before the page closed
-   * (see howFarSent), or is "" when the candidate has just pressed Submit. */
-  function send(resumed) {
-    if (take.size > config.maxBytes) {
+  // The status line speaks for an upload only while the page is waiting for the uploads.
+  function jobStatus(job, text) {
+    if (phase === "sending" && inFlight().length <= 1) setStatus(text);
+  }
+
+  // The interview's question and the take the server counted for it, so the server files
+  // the answer under the right question.
+  function metadataFor(q, info) {
+    if (!q || !q.id) return {};
+    var metadata = { question: q.id };
+    if (info.number) metadata.take = String(info.number);
+    return metadata;
+  }
+
+  /* Send a take as the answer to question `q`, in the background: one upload per answer,
+   * never cancelled by a later one. `resumed` says how far it had got before the page
+   * closed (see howFarSent), or is "" when the candidate has just accepted it. */
+  function sendAnswer(q, blob, info, resumed) {
+    if (blob.size > config.maxBytes) {
       showError(STATUS_MESSAGES[413]);
-      return;
+      return false;
     }
-    var info = takeInfo;
+    var job = { question: q, info: info, blob: blob, sent: 0, total: blob.size, bytesPerSecond: 0,
+      note: firstSendingNote(resumed), resuming: resumed === "started", done: false, refused: false };
     info.sent = true; // on its way: from now on only the server judges it
-    resuming = resumed === "started";
-    hideError();
-    devices.stop();
-    setPhase("sending");
-    show(el.upload, true);
-    el.upload.classList.remove("waiting");
-    showProgress({ sent: 0, total: take.size, fraction: 0, bytesPerSecond: 0, secondsLeft: null });
-    setStatus(firstSendingNote(resumed));
+    q.refusal = null;
+    jobs.push(job);
     markSending(info, true);
-    sender = window.aurio.takeUpload.send({
-      blob: take,
-      filename: filenameFor(take, info),
+    job.sender = window.aurio.takeUpload.send({
+      blob: blob,
+      filename: filenameFor(blob, info),
       fingerprint: fingerprintOf(info.id),
       endpoint: config.tusUrl,
       finishUrlPrefix: config.finishUrlPrefix,
       inviteUrl: config.inviteUrl,
       chunkSize: config.chunkSize,
       uploadUrl: info.uploadUrl || null,
-      onProgress: showProgress,
+      metadata: metadataFor(q, info),
+      questionId: q.id || null,
+      onProgress: function (progress) {
+        onJobProgress(job, progress);
+      },
       onWaiting: function (offline) {
+        job.waiting = true;
+        renderPending();
+        if (phase !== "sending") return;
         el.upload.classList.add("waiting");
         setStatus((offline ? MESSAGES.offline : MESSAGES.reconnecting) +
           (info.stored ? MESSAGES.keptHere : MESSAGES.keepOpen));
       },
       onResumeFrom: function (offset, total) {
-        showProgress({ sent: offset, total: total, fraction: total ? offset / total : 0, bytesPerSecond: 0,
-          secondsLeft: null });
-        if (!resuming) return;
-        resuming = false;
-        setStatus(MESSAGES.wasSending + arrivedNote(offset, total) + MESSAGES.keepOpen);
+        onJobProgress(job, { sent: offset, total: total, bytesPerSecond: 0 });
+        if (!job.resuming) return;
+        job.resuming = false;
+        job.note = MESSAGES.wasSending + arrivedNote(offset, total) + MESSAGES.keepOpen;
+        jobStatus(job, job.note);
       },
       onStartAgain: function () {
-        setStatus((resumed ? MESSAGES.wasSending + " " : "") + MESSAGES.startAgain + MESSAGES.keepOpen);
-        resuming = false;
+        job.note = (resumed ? MESSAGES.wasSending + " " : "") + MESSAGES.startAgain + MESSAGES.keepOpen;
+        jobStatus(job, job.note);
+        job.resuming = false;
         resumed = "";
       },
       onUploaded: function (url) {
@@ -931,49 +1126,84 @@
         if (store && info.stored) store.updateTake(info.key, { uploadUrl: url }).catch(function () {});
       },
       onSaving: function () {
-        el.progress.value = 100;
-        el.percent.textContent = "100%";
+        job.sent = job.total;
+        showProgress();
         el.upload.classList.remove("waiting");
         // A take sent in full before a reload keeps the note that says so.
-        if (resumed !== "sent") setStatus("Sent. Saving your answer\u2026");
+        if (resumed !== "sent") jobStatus(job, "Sent. Saving your answer\u2026");
       },
       onDone: function () {
-        finished(info);
+        answered(job);
       },
       onRefused: function (status, detail, verdict) {
-        refused(info, status, detail, verdict);
+        refused(job, status, detail, verdict);
       },
     });
+    return true;
   }
 
-  function finished(info) {
+  function answered(job) {
+    job.done = true;
+    job.question.answered = true;
+    var info = job.info;
+    if (store && info.key) {
+      job.cleared = saving.then(function () {
+        return store.deleteTake(info.key);
+      }).catch(function () {});
+    }
+    showProgress();
+    if (phase === "sending" && !inFlight().length) finished();
+  }
+
+  // Every answer is in: on to the confirmation page.
+  function finished() {
     submitted = true;
-    sender = null;
     devices.stop();
     setStatus("Done. Taking you to the confirmation page\u2026");
-    var cleared = store && info.key ? saving.then(function () {
-      return store.deleteTake(info.key);
-    }) : Promise.resolve();
-    // Leave within a moment even if the browser is slow to clear its copy.
+    var cleared = Promise.all(jobs.map(function (job) {
+      return job.cleared || Promise.resolve();
+    }));
+    // Leave within a moment even if the browser is slow to clear its copies.
     var patience = new Promise(function (resolve) {
       window.setTimeout(resolve, 2000);
     });
-    Promise.race([cleared.catch(function () {}), patience]).then(function () {
+    Promise.race([cleared, patience]).then(function () {
       window.location.assign(config.doneUrl);
     });
   }
 
-  // `verdict`: the server refused the file itself, so it is let go; any other refusal
-  // keeps the take (in this browser too) for the candidate to submit again.
-  function refused(info, status, detail, verdict) {
-    sender = null;
+  // No question left to record: wait for the answers still on their way.
+  function waitForTheRest() {
+    stopChecks();
+    devices.stop();
+    hideError();
+    setPhase("sending");
+    var sending = inFlight();
+    if (!sending.length) {
+      finished();
+      return;
+    }
+    show(el.upload, true);
+    el.upload.classList.remove("waiting");
+    showProgress();
+    setStatus(sending.length === 1 ? sending[0].note :
+      "Sending your last " + sending.length + " answers." + MESSAGES.keepOpen);
+    el.status.focus();
+  }
+
+  /* The server refused an answer. `verdict`: it refused the file itself, so the take is let
+   * go; any other refusal keeps the take (in this browser too) to send again. Either way the
+   * candidate goes back to that question, now or as soon as the take on screen is dealt with. */
+  function refused(job, status, detail, verdict) {
+    job.refused = true;
+    var info = job.info;
     if (status === 404 || status === 410) {
       gone(detail || STATUS_MESSAGES[status]);
       return;
     }
     var message = detail || STATUS_MESSAGES[status] ||
-      (status ? "Something went wrong on our side (error " + status + "). Please press \u201cSubmit\u201d again." :
-        MESSAGES.unreadable);
+      (status ? "Something went wrong on our side (error " + status + "). Please press \u201c" +
+        (isInterview ? "Next question" : "Submit") + "\u201d again." : MESSAGES.unreadable);
     if (verdict) {
       // The server will not take these bytes: sending them again cannot help.
       info.refused = true;
@@ -982,28 +1212,398 @@
       message += info.source === "file" ? " Please choose another video" + (canRecord ? ", or record one here." : ".") :
         " Please record your answer again.";
     } else {
-      // The candidate is asked to press Submit again: after a reload, offer the take, don't send it.
+      // The candidate is asked to send it again: after a reload, offer the take, don't send it.
       markSending(info, false);
+      info.sent = false;
     }
+    var q = job.question;
+    q.refusal = { message: (isInterview && q.number ? "Question " + q.number + ": " : "") + message, job: job };
+    renderPending();
+    // Not in the middle of a take: back to that question now (else after this one).
+    if (!busy && !take && ["check", "thinking", "denied", "unavailable", "sending"].indexOf(phase) !== -1) {
+      goToQuestion(q);
+    } else if (question !== q) {
+      showError(q.refusal.message + " You will come back to it after this question.");
+    }
+  }
+
+  // Back to a question whose answer was refused, with its take on screen: to send again,
+  // or (the server refused the file itself) to watch before recording or choosing another.
+  function returnToRefused(q) {
+    var refusal = q.refusal;
+    var job = refusal.job;
+    q.refusal = null;
+    take = job.blob;
+    takeInfo = job.info;
+    showTake(take);
     setPhase("review");
     setStatus("");
-    showError(message);
-    (el.submit.hidden ? el.rerecord : el.submit).focus();
+    showError(refusal.message);
+    (el.submit.hidden ? (el.rerecord.hidden ? el.file : el.rerecord) : el.submit).focus();
   }
 
   // The link itself can no longer be used: nothing on this page can help.
   function gone(message) {
     stop();
     devices.stop();
+    jobs.forEach(function (job) {
+      if (job.sender && !job.done) job.sender.abort();
+    });
     setPhase("gone");
     showError(message);
+  }
+
+  // --- the interview's questions ---------------------------------------------------
+
+  function readInterview() {
+    var node = $("interview-data");
+    var data = null;
+    try {
+      data = node ? JSON.parse(node.textContent) : null;
+    } catch (ignored) {
+      data = null;
+    }
+    var list = (data && data.questions) || [];
+    if (!list.length) {
+      // An older server: one question, as the data-* attributes say.
+      list = [{ id: null, number: 1, text: "", answerSeconds: config.maxSeconds, thinkingSeconds: 0,
+        maxTakes: config.maxTakes, takesUsed: config.takesUsed, practice: false, answered: false }];
+    }
+    questions = list.slice().sort(function (a, b) {
+      return (a.position || 0) - (b.position || 0);
+    });
+    var real = questions.filter(function (q) { return !q.practice; });
+    isInterview = real.length > 1 || questions.some(function (q) { return q.practice || q.thinkingSeconds > 0; });
+    var interview = (data && data.interview) || {};
+    if (/^#[0-9a-fA-F]{6}$/.test(interview.accentColour || "")) {
+      document.documentElement.style.setProperty("--accent", interview.accentColour);
+    }
+  }
+
+  function realQuestions() {
+    return questions.filter(function (q) { return !q.practice; });
+  }
+
+  // The questions still to record, in order: not answered, and no answer on its way.
+  function questionsLeft() {
+    return realQuestions().filter(function (q) {
+      return !q.answered && !jobFor(q);
+    });
+  }
+
+  function isLastQuestion() {
+    if (!question || question.practice) return false;
+    return questionsLeft().every(function (q) { return q === question; });
+  }
+
+  function needsThinking() {
+    return !!question && question.thinkingSeconds > 0 && !question.revealed && canRecord;
+  }
+
+  function startLabel() {
+    if (question && question.practice) return "Start the practice question";
+    if (needsThinking()) return "Show the question";
+    return "Start recording";
+  }
+
+  function readyNote() {
+    if (needsThinking()) {
+      return "Your camera is on. Press \u201cShow the question\u201d when you are ready: you then have " +
+        spokenTime(question.thinkingSeconds) + " to think, and recording starts by itself." + takesNote();
+    }
+    return "Your camera is on. Press \u201c" + startLabel() + "\u201d when you are ready." + takesNote();
+  }
+
+  function spokenTime(seconds) {
+    var s = Math.max(0, Math.round(seconds));
+    var minutes = Math.floor(s / 60);
+    var rest = s % 60;
+    var parts = [];
+    if (minutes) parts.push(minutes + " minute" + (minutes === 1 ? "" : "s"));
+    if (rest || !minutes) parts.push(rest + " second" + (rest === 1 ? "" : "s"));
+    return parts.join(" ");
+  }
+
+  function renderQuestion() {
+    var q = question;
+    if (!q) return;
+    var total = realQuestions().length;
+    el.questionHeading.textContent = q.practice ? "Practice question" :
+      isInterview ? "Question " + q.number + " of " + total : "Your question";
+    var hidden = needsThinking();
+    el.questionText.textContent = hidden ? "The question appears when you press \u201cShow the question\u201d." :
+      q.text || "";
+    el.questionText.classList.toggle("muted", hidden);
+    // The recruiter asking the question on video, once the question is shown.
+    var videoUrl = hidden || !q.questionVideoUrl ? "" : q.questionVideoUrl;
+    if ((el.questionVideo.getAttribute("src") || "") !== videoUrl) {
+      if (videoUrl) el.questionVideo.src = videoUrl;
+      else el.questionVideo.removeAttribute("src");
+    }
+    show(el.questionVideo, !!videoUrl);
+    var limits = ["Answer in up to " + spokenTime(q.answerSeconds || config.maxSeconds)];
+    if (q.thinkingSeconds > 0) limits.unshift(spokenTime(q.thinkingSeconds) + " to think");
+    if (q.practice) limits.push("never sent");
+    else if (q.maxTakes) limits.push(q.maxTakes + " take" + (q.maxTakes === 1 ? "" : "s"));
+    el.questionLimits.textContent = isInterview ? limits.join(" \u00b7 ") + "." : "";
+  }
+
+  // Put `q` on screen: its limit, its takes, its takes URL.
+  function useQuestion(q) {
+    question = q;
+    config.maxSeconds = q.answerSeconds || config.defaultMaxSeconds;
+    config.takesUrl = q.id && config.questionTakesUrl && !q.practice ?
+      config.questionTakesUrl.replace(config.someQuestion, q.id) : config.defaultTakesUrl;
+    maxTakes = q.practice ? 0 : q.maxTakes || config.maxTakes;
+    // Back at a question already begun (a reload): its text is no secret any more.
+    if (!q.practice && q.takesUsed) q.revealed = true;
+    takesUsed = q.practice ? q.localTakes || 0 : q.takesUsed || 0;
+    takesRefused = false;
+    unspentTake = 0;
+    if (!q.practice) restoreUnspentTake();
+    resetTimer();
+    renderQuestion();
+    if (!q.practice && (q.number > 1 || q.takesUsed)) leaveWelcome();
+  }
+
+  // Once an interview has begun, its welcome makes room for the questions (on a phone
+  // the question, the camera and the buttons then fit on one screen).
+  function leaveWelcome() {
+    if (isInterview && el.welcome) show(el.welcome, false);
+  }
+
+  // On to the next question without an answer, or to waiting for the uploads.
+  function nextQuestion() {
+    var next = questionsLeft()[0];
+    if (!next) {
+      waitForTheRest();
+      return;
+    }
+    goToQuestion(next);
+  }
+
+  function goToQuestion(q) {
+    hideError();
+    useQuestion(q);
+    if (q.refusal) {
+      returnToRefused(q);
+    } else if (!canRecord) {
+      setPhase("unavailable");
+      setStatus("");
+    } else if (!devices.isLive()) {
+      setPhase("check"); // the last question's review is over
+      preview();
+    } else if (needsThinking()) {
+      startThinking();
+      return;
+    } else {
+      setPhase("check");
+      setStatus(readyNote());
+    }
+    el.questionHeading.focus();
+  }
+
+  // --- thinking time: the question is shown, recording starts by itself -----------------
+
+  function startThinking() {
+    if (!devices.isLive()) {
+      preview().then(function (live) {
+        if (live) startThinking();
+      });
+      return;
+    }
+    question.revealed = true;
+    leaveWelcome();
+    renderQuestion();
+    hideError();
+    setPhase("thinking");
+    setStatus("");
+    thinking.endsAt = performance.now() + question.thinkingSeconds * 1000;
+    thinking.announced = -1;
+    tickThinking();
+    thinking.timer = window.setInterval(tickThinking, 250);
+    el.questionHeading.focus();
+  }
+
+  function tickThinking() {
+    var left = Math.max(0, Math.ceil((thinking.endsAt - performance.now()) / 1000));
+    el.thinkingLeft.textContent = formatTime(left);
+    if (left !== thinking.announced && shouldAnnounce(left, question.thinkingSeconds)) {
+      thinking.announced = left;
+      var first = left === question.thinkingSeconds;
+      announce((first ? "You have " + spokenTime(left) + " to think. Recording starts by itself when the time is up. " :
+        "") + (first ? "" : spokenTime(left) + " to think."), left <= 5 && !first);
+    }
+    if (left <= 0) endThinking();
+  }
+
+  function stopThinking() {
+    if (thinking.timer) window.clearInterval(thinking.timer);
+    thinking.timer = 0;
+  }
+
+  // Time is up, or "Start now": record at once (the question already had its countdown).
+  function endThinking() {
+    if (phase !== "thinking") return;
+    stopThinking();
+    startTake(true);
+  }
+
+  /* When a countdown is worth saying aloud: at its start, every 30 s above a minute,
+   * every 10 s in the last minute, and every second of the last five. */
+  function shouldAnnounce(left, from) {
+    if (left === from) return true;
+    if (left <= 5) return left > 0;
+    if (left <= 60) return left % 10 === 0;
+    return left % 30 === 0;
+  }
+
+  function announce(text, urgent) {
+    var node = urgent ? el.announceUrgent : el.announce;
+    node.textContent = "";
+    // A change of text is what a screen reader hears: let it see the empty one first.
+    window.setTimeout(function () {
+      node.textContent = text;
+    }, 50);
+  }
+
+  // --- the practice question: recorded and watched here, never sent ---------------------
+
+  function practiceQuestion() {
+    return questions.filter(function (q) { return q.practice; })[0] || null;
+  }
+
+  function endPractice() {
+    if (busy || phase === "recording" || phase === "countdown") return;
+    practiceOver = true;
+    try {
+      window.sessionStorage.setItem("aurio-practice-over:" + config.token, "1");
+    } catch (ignored) {
+      // No storage: the practice question is offered again after a reload.
+    }
+    if (question && question.practice) question.localTakes = takesUsed;
+    dropTake();
+    nextQuestion();
+  }
+
+  function practiceWanted() {
+    if (practiceOver || !practiceQuestion() || !canRecord) return false;
+    try {
+      if (window.sessionStorage.getItem("aurio-practice-over:" + config.token)) return false;
+    } catch (ignored) {
+      // No storage: offer it.
+    }
+    // Not once the interview has begun (on this device or another).
+    return realQuestions().every(function (q) {
+      return !q.answered && !q.takesUsed && !jobFor(q);
+    });
+  }
+
+  // --- the take's checks: could anyone hear and see the candidate? ------------------------
+
+  function startChecks() {
+    stopChecks();
+    checks = { timer: 0, sound: 0, silent: 0, pictures: 0, dark: 0, canvas: document.createElement("canvas") };
+    checks.canvas.width = 32;
+    checks.canvas.height = 24;
+    checks.timer = window.setInterval(sampleTake, CHECK_MS);
+  }
+
+  function stopChecks() {
+    if (checks && checks.timer) window.clearInterval(checks.timer);
+    if (checks) checks.timer = 0;
+  }
+
+  function sampleTake() {
+    if (!checks || phase !== "recording") return;
+    var loudness = devices.loudness ? devices.loudness() : null;
+    if (loudness !== null) {
+      checks.sound += 1;
+      if (loudness < SILENT_PEAK) checks.silent += 1;
+    }
+    var video = el.preview;
+    if (video.readyState < 2 || !video.videoWidth) return;
+    try {
+      var context = checks.canvas.getContext("2d", { willReadFrequently: true });
+      context.drawImage(video, 0, 0, checks.canvas.width, checks.canvas.height);
+      var pixels = context.getImageData(0, 0, checks.canvas.width, checks.canvas.height).data;
+      var sum = 0;
+      var squares = 0;
+      var count = pixels.length / 4;
+      for (var i = 0; i < pixels.length; i += 4) {
+        var luma = 0.299 * pixels[i] + 0.587 * pixels[i + 1] + 0.114 * pixels[i + 2];
+        sum += luma;
+        squares += luma * luma;
+      }
+      var mean = sum / count;
+      var spread = Math.sqrt(Math.max(0, squares / count - mean * mean));
+      checks.pictures += 1;
+      if (mean < DARK_LUMA || spread < FLAT_LUMA) checks.dark += 1;
+    } catch (ignored) {
+      // A picture the canvas can't read: this check says nothing.
+    }
+  }
+
+  // What the checks found in the take just recorded: "" when it looks and sounds fine.
+  function takeWarning() {
+    if (!checks) return "";
+    var silent = checks.sound >= 4 && checks.silent >= WARN_SHARE * checks.sound;
+    var dark = checks.pictures >= 4 && checks.dark >= WARN_SHARE * checks.pictures;
+    if (silent && dark) return "We couldn\u2019t hear you in this take, and your camera looks covered or dark.";
+    if (silent) return "We couldn\u2019t hear you in this take.";
+    if (dark) return "Your camera looks covered or dark in this take.";
+    return "";
+  }
+
+  function showWarning(text) {
+    var changed = el.takeWarning.textContent !== text;
+    el.takeWarning.textContent = text ? text + " Check your camera and microphone and record again if you can; " +
+      "you may still send this take." : "";
+    show(el.takeWarning, !!text);
+    if (changed) updateButtons();
+  }
+
+  function warningShown() {
+    return !el.takeWarning.hidden;
+  }
+
+  // --- a video file's length, before it is sent ------------------------------------------
+
+  // Resolves with the file's duration in seconds, or null when this browser can't tell.
+  function fileDuration(file) {
+    return new Promise(function (resolve) {
+      var video = document.createElement("video");
+      var url = URL.createObjectURL(file);
+      var settled = false;
+      function done(value) {
+        if (settled) return;
+        settled = true;
+        window.clearTimeout(timer);
+        video.removeAttribute("src");
+        video.load();
+        URL.revokeObjectURL(url);
+        resolve(value);
+      }
+      var timer = window.setTimeout(function () {
+        done(null);
+      }, 5000);
+      video.preload = "metadata";
+      video.muted = true;
+      video.addEventListener("loadedmetadata", function () {
+        done(isFinite(video.duration) && video.duration > 0 ? video.duration : null);
+      });
+      video.addEventListener("error", function () {
+        done(null);
+      });
+      video.src = url;
+    });
   }
 
   // --- page ---------------------------------------------------------------
 
   function warnBeforeLeaving(event) {
     if (submitted) return;
-    if (take || phase === "recording" || phase === "sending") {
+    if (take || phase === "recording" || phase === "sending" || inFlight().length) {
       event.preventDefault();
       event.returnValue = "";
     }
@@ -1016,9 +1616,13 @@
       tusUrl: data.tusUrl,
       finishUrlPrefix: data.finishUrlPrefix,
       takesUrl: data.takesUrl,
+      defaultTakesUrl: data.takesUrl,
+      questionTakesUrl: data.questionTakesUrl || "",
+      someQuestion: data.someQuestion || "",
       inviteUrl: data.inviteUrl,
       doneUrl: data.doneUrl,
       maxSeconds: parseInt(data.maxSeconds, 10) || 120,
+      defaultMaxSeconds: parseInt(data.maxSeconds, 10) || 120,
       maxBytes: parseInt(data.maxBytes, 10) || Infinity,
       maxTakes: parseInt(data.maxTakes, 10) || 0,
       takesUsed: parseInt(data.takesUsed, 10) || 0,
@@ -1026,13 +1630,42 @@
     };
   }
 
+  // The first screen: the practice question if there is one (and the interview has not
+  // begun), else the first question without an answer.
   function begin() {
+    if (practiceWanted()) useQuestion(practiceQuestion());
     if (canRecord) {
       preview();
       return;
     }
     setPhase("unavailable");
     showError(unsupportedReason() + FILE_INSTEAD);
+  }
+
+  /* After a reload (or on another device): answers that were on their way carry on by
+   * themselves, and the page opens at the first question left, offering a take recorded
+   * for it and not sent. */
+  function carryOn(kept) {
+    return Promise.all(kept.map(function (earlier) {
+      return howFarSent(earlier.info).then(function (howFar) {
+        earlier.howFar = howFar;
+      });
+    })).then(function () {
+      kept.forEach(function (earlier) {
+        if (earlier.howFar) resumeEarlierTake(earlier, earlier.howFar);
+      });
+      var current = questionsLeft()[0];
+      if (!current) {
+        waitForTheRest();
+        return;
+      }
+      useQuestion(current);
+      var offered = kept.filter(function (earlier) {
+        return !earlier.howFar && earlier.question === current;
+      })[0];
+      if (offered) offerEarlierTake(offered);
+      else begin();
+    });
   }
 
   function init() {
@@ -1049,10 +1682,22 @@
     el.countdownNumber = $("countdown-number");
     el.timeLeft = $("time-left");
     el.uploadDetail = $("upload-detail");
+    ["pending", "question", "thinking", "announce"].forEach(function (id) {
+      el[id] = $(id);
+    });
+    el.questionHeading = $("question-heading");
+    el.questionText = $("question-text");
+    el.questionLimits = $("question-limits");
+    el.questionVideo = $("question-video");
+    el.thinkingLeft = $("thinking-left");
+    el.startNow = $("start-now");
+    el.skipPractice = $("skip-practice");
+    el.takeWarning = $("take-warning");
+    el.announceUrgent = $("announce-urgent");
+    el.welcome = $("welcome");
     config = readConfig(root);
-    takesUsed = config.takesUsed;
-    maxTakes = config.maxTakes;
-    restoreUnspentTake();
+    readInterview();
+    useQuestion(questionsLeft()[0] || realQuestions()[0] || questions[0]);
 
     show(el.nojs, false);
     if (!window.aurio || !window.aurio.takeUpload || !window.aurio.takeUpload.isSupported()) {
@@ -1067,12 +1712,19 @@
     });
     canRecord = !unsupportedReason();
     if (canRecord) mimeType = chooseMimeType();
+    renderQuestion();
     resetTimer();
 
     el.retry.addEventListener("click", preview);
-    el.start.addEventListener("click", startTake);
+    el.start.addEventListener("click", function () {
+      startTake(false);
+    });
+    el.startNow.addEventListener("click", endThinking);
+    el.skipPractice.addEventListener("click", endPractice);
     el.stop.addEventListener("click", stop);
-    el.rerecord.addEventListener("click", startTake);
+    el.rerecord.addEventListener("click", function () {
+      startTake(false);
+    });
     el.submit.addEventListener("click", submit);
     el.discard.addEventListener("click", discardEarlierTake);
     el.file.addEventListener("change", onFileChosen);
@@ -1088,20 +1740,18 @@
       .open()
       .then(function (opened) {
         store = opened;
-        return store ? findEarlierTake() : null;
+        return store ? findKeptTakes() : [];
       })
       .catch(function () {
-        return null;
+        return [];
       })
-      .then(function (earlier) {
-        if (!earlier) {
-          begin();
-          return;
+      .then(function (kept) {
+        if (!questionsLeft().length && !kept.length) {
+          // Every answer is in (from another device, say): the confirmation page says so.
+          window.location.assign(config.doneUrl);
+          return undefined;
         }
-        howFarSent(earlier.info).then(function (howFar) {
-          if (howFar) resumeEarlierTake(earlier, howFar);
-          else offerEarlierTake(earlier);
-        });
+        return carryOn(kept);
       });
   }
 

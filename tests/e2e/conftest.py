@@ -13,6 +13,7 @@ candidate with an invite, whose record page a test opens directly or through it.
 from __future__ import annotations
 
 import os
+import wave
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -114,6 +115,46 @@ def browser_page(chromium: Browser) -> Iterator[Page]:
 @pytest.fixture
 def phone_page(chromium: Browser) -> Iterator[Page]:
     yield from _new_page(chromium, **PHONE)
+
+
+def _dark_and_silent_files(folder: Path) -> tuple[Path, Path]:
+    """A black picture (Y4M) and silence (WAV), for Chromium's fake camera and microphone
+    to play in a loop: a covered camera and a muted microphone."""
+    width, height = 320, 240
+    video = folder / "black.y4m"
+    with video.open("wb") as f:
+        f.write(f"YUV4MPEG2 W{width} H{height} F15:1 Ip A1:1 C420jpeg\n".encode())
+        frame = bytes([16]) * (width * height) + bytes([128]) * (width * height // 2)
+        for _ in range(15):
+            f.write(b"FRAME\n" + frame)
+    audio = folder / "silence.wav"
+    with wave.open(str(audio), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(48_000)
+        w.writeframes(b"\0\0" * 48_000)
+    return video, audio
+
+
+@pytest.fixture(scope="session")
+def chromium_dark_and_silent(
+    playwright_session: Playwright, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Browser]:
+    """A browser whose fake camera sees only black and whose fake microphone hears nothing."""
+    video, audio = _dark_and_silent_files(tmp_path_factory.mktemp("fake-devices"))
+    browser = _launch(
+        playwright_session,
+        ALLOW_MEDIA,
+        f"--use-file-for-fake-video-capture={video}",
+        f"--use-file-for-fake-audio-capture={audio}",
+    )
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def dark_and_silent_page(chromium_dark_and_silent: Browser) -> Iterator[Page]:
+    yield from _new_page(chromium_dark_and_silent)
 
 
 @pytest.fixture

@@ -188,3 +188,66 @@ def capture_received_upload(page: Page) -> dict[str, Any]:
 
     page.route("**/finish", before_finish)
     return received
+
+
+# Every take the page keeps in IndexedDB, whole: its question, size and SHA-256.
+KEPT_TAKES_JS = """
+async () => {
+  const db = await new Promise((resolve, reject) => {
+    const opening = indexedDB.open("aurio-takes");
+    opening.onsuccess = () => resolve(opening.result);
+    opening.onerror = () => reject(opening.error);
+  });
+  const all = (name) => new Promise((resolve, reject) => {
+    const request = db.transaction(name).objectStore(name).getAll();
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+  if (!db.objectStoreNames.contains("takes")) { db.close(); return []; }
+  const takes = await all("takes");
+  const chunks = await all("chunks");
+  db.close();
+  const hex = async (blob) => Array.from(
+    new Uint8Array(await crypto.subtle.digest("SHA-256", await blob.arrayBuffer())),
+    (b) => b.toString(16).padStart(2, "0")).join("");
+  const result = [];
+  for (const take of takes) {
+    const kept = new Blob(chunks.filter((c) => c.take === take.key).map((c) => c.data));
+    result.push({ questionId: take.questionId || null, state: take.state, size: kept.size,
+      declaredSize: take.size, sha256: await hex(kept) });
+  }
+  return result;
+}
+"""
+
+
+def kept_take_for(page: Page, question_id: str) -> dict[str, Any]:
+    """The recorded take the page keeps for one question of an interview."""
+    deadline = time.monotonic() + 10
+    while True:
+        takes = page.evaluate(KEPT_TAKES_JS)
+        found = [t for t in takes if t["questionId"] == question_id and t["state"] == "recorded"]
+        if len(found) == 1 and found[0]["size"] == found[0]["declaredSize"]:
+            return dict(found[0])
+        assert time.monotonic() < deadline, takes
+        time.sleep(0.1)
+
+
+def question_ids(page: Page) -> list[str]:
+    """The interview's questions as the page has them (practice included), in order."""
+    return list(
+        page.evaluate(
+            """() => JSON.parse(document.getElementById("interview-data").textContent).questions
+              .sort((a, b) => a.position - b.position).map((q) => q.id)"""
+        )
+    )
+
+
+def takes_used(invite: Invite, number: int = 1) -> int:
+    """The takes the server counted for one question (the first, by default), read afresh."""
+    from invites.api import candidate_state
+
+    invite.refresh_from_db()
+    questions = candidate_state(invite)["questions"]
+    assert isinstance(questions, list)
+    return int(next(q for q in questions if q["number"] == number)["takesUsed"])

@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 from pytest_django import Settings
 
 from invites.models import Invite
-from tests.e2e.record_page import Candidate, expect_done, record_take
+from tests.e2e.record_page import Candidate, expect_done, record_take, takes_used
 from tests.support.media import make_video
 from uploads.models import Upload
 from videos.models import Video
@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 def takes_counted(invite: Invite) -> int:
     invite.refresh_from_db()
-    return invite.takes
+    return takes_used(invite)
 
 
 def test_a_chosen_video_file_goes_through_the_same_upload(
