@@ -52,17 +52,22 @@ def logo_type(head: bytes) -> tuple[str, str] | None:
     return None
 
 
+def _first_bytes(file: object, count: int) -> bytes | None:
+    """The upload's first bytes (its position left at the start), or None for no file to read."""
+    if getattr(file, "open", None) is None:
+        return None
+    file.seek(0)  # type: ignore[attr-defined]
+    head: bytes = file.read(count)  # type: ignore[attr-defined]
+    file.seek(0)  # type: ignore[attr-defined]
+    return head
+
+
 def validate_logo(file: object) -> None:
     size = getattr(file, "size", 0) or 0
     if size > LOGO_MAX_BYTES:
         raise ValidationError(f"The logo is {size / 1024:.0f} KB; the limit is {LOGO_MAX_BYTES // 1024} KB.")
-    opened = getattr(file, "open", None)
-    if opened is None:
-        return
-    file.seek(0)  # type: ignore[attr-defined]
-    head = file.read(16)  # type: ignore[attr-defined]
-    file.seek(0)  # type: ignore[attr-defined]
-    if logo_type(head) is None:
+    head = _first_bytes(file, 16)
+    if head is not None and logo_type(head) is None:
         raise ValidationError("The logo must be a PNG, JPEG, GIF or WebP image.")
 
 
@@ -83,12 +88,8 @@ def validate_question_video(file: object) -> None:
         raise ValidationError(
             f"The video is {size / 1e6:.0f} MB; the limit is {QUESTION_VIDEO_MAX_BYTES // 1_000_000} MB."
         )
-    if getattr(file, "open", None) is None:
-        return
-    file.seek(0)  # type: ignore[attr-defined]
-    head = file.read(64)  # type: ignore[attr-defined]
-    file.seek(0)  # type: ignore[attr-defined]
-    if question_video_type(head) is None:
+    head = _first_bytes(file, 64)
+    if head is not None and question_video_type(head) is None:
         raise ValidationError("The question video must be an MP4, MOV or WebM file.")
 
 
