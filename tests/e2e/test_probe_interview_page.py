@@ -1,0 +1,153 @@
+"""Probes of the candidate's interview page (issue 13): ways a candidate loses a take
+or an answer, or the page gets stuck. Each test states what should happen; a failing
+one is a bug found by probing (see the report)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, Route, expect
+from pytest_django.live_server_helper import LiveServer
+
+from invites.api import candidate_state
+from invites.models import Answer, Invite
+from invites.services import invite_create
+from tests.e2e.record_page import (
+    SMALL_CHUNK,
+    Candidate,
+    expect_done,
+    kept_take_for,
+    question_ids,
+    record_take,
+    wait_for_camera,
+    wait_until,
+)
+from tests.support.factories import make_interview
+from uploads.models import Upload
+from videos.models import Video
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def interview_candidate(live_server: LiveServer, questions: list[dict[str, Any]], **fields: Any) -> Candidate:
+    interview = make_interview(title="Support engineer", questions=questions, **fields)
+    invite = invite_create(email="cand@example.com", name="Cand", interview=interview)
+    return Candidate(invite, live_server.url)
+
+
+def question(text: str, **fields: Any) -> dict[str, Any]:
+    return {"text": text, "answer_seconds": 20, "thinking_seconds": 0, **fields}
+
+
+def takes(invite: Invite) -> list[int]:
+    invite.refresh_from_db()
+    return [int(q["takesUsed"]) for q in candidate_state(invite)["questions"]]  # type: ignore[index,union-attr]
+
+
+def answered_video(invite: Invite, question_id: str) -> Video | None:
+    answer = Answer.objects.filter(invite=invite, question_id=question_id).first()
+    if answer is None or answer.submission_id is None:
+        return None
+    return Video.objects.filter(pk=answer.submission_id).first()
+
+
+def on_question(page: Page, number: int, total: int) -> None:
+    expect(page.locator("#question-heading")).to_have_text(f"Question {number} of {total}")
+
+
+# --- a careless candidate ---------------------------------------------------------------
+
+
+def test_discarding_the_last_take_after_a_reload_must_not_leave_the_question_unanswerable(
+    live_server: LiveServer, browser_page: Page
+) -> None:
+    """One take allowed; recorded, page reloaded before "Next question": the page offers
+    "Discard it". Discarding must not throw away the only take the candidate can ever have
+    (the server refuses a new one, and a file too): the page must either not offer it or
+    let the candidate still answer."""
+    candidate = interview_candidate(live_server, [question("Only one take?", retakes=0), question("Second?")])
+    page = browser_page
+    candidate.open(page)
+    record_take(page, ms=2_000)
+    ids = question_ids(page)
+    kept_take_for(page, ids[0])
+    page.reload()
+    expect(page.locator("#earlier")).to_be_visible()
+    assert takes(candidate.invite) == [1, 0]
+    if page.locator("#discard").is_visible():
+        page.click("#discard")
+        wait_for_camera(page)
+        page.click("#start")
+        # Should record: instead "You have used all 1 take for this question." and no way on.
+        expect(page.locator("#stop")).to_be_visible(timeout=5_000)
+
+
+def test_a_reload_during_the_3_2_1_countdown_does_not_spend_the_take(
+    live_server: LiveServer, browser_page: Page
+) -> None:
+    """record.js says a take counted but not recorded with is kept "so a reload in the
+    countdown ... doesn't lose it", but nothing remembers it before the camera ends."""
+    candidate = interview_candidate(live_server, [question("One take?", retakes=0), question("Second?")])
+    page = browser_page
+    candidate.open(page)
+    page.click("#start")
+    expect(page.locator("#countdown")).to_be_visible()
+    assert wait_until(lambda: takes(candidate.invite)[0] == 1)
+    page.reload()
+    wait_for_camera(page)
+    page.click("#start")
+    expect(page.locator("#error")).to_be_hidden()
+    expect(page.locator("#stop")).to_be_visible(timeout=8_000)
+
+
+def test_double_clicking_next_question_does_not_start_the_next_question(
+    live_server: LiveServer, browser_page: Page
+) -> None:
+    """The second click of a double click on "Next question" lands on the next question's
+    "Show the question"/"Start recording" (same place): its thinking time starts, or a take
+    is counted and recorded, without the candidate meaning it."""
+    candidate = interview_candidate(
+        live_server, [question("First?"), question("Second?", thinking_seconds=30), question("Third?")]
+    )
+    page = browser_page
+    candidate.open(page)
+    record_take(page, ms=1_500)
+    page.dblclick("#submit")
+    on_question(page, 2, 3)
+    page.wait_for_timeout(1_500)
+    expect(page.locator("#thinking")).to_be_hidden()
+    expect(page.locator("#start")).to_have_text("Show the question")
+
+
+def test_double_clicking_next_question_does_not_spend_a_take_of_the_next(
+    live_server: LiveServer, browser_page: Page
+) -> None:
+    candidate = interview_candidate(live_server, [question("First?"), question("Second?", retakes=0)])
+    page = browser_page
+    candidate.open(page)
+    record_take(page, ms=1_500)
+    page.dblclick("#submit")
+    on_question(page, 2, 2)
+    page.wait_for_timeout(1_500)
+    assert takes(candidate.invite)[1] == 0
+    expect(page.locator("#countdown")).to_be_hidden()
+
+
+def test_a_file_that_is_not_a_video_does_not_cost_a_take(
+    live_server: LiveServer, phone_page: Page, tmp_path: Path
+) -> None:
+    """On a phone the picker can hand over any file; a PDF/text file is counted as a take
+    before the server refuses it (415), so with one take the question is lost."""
+    candidate = interview_candidate(live_server, [question("One take?", retakes=0), question("Second?")])
+    page = phone_page
+    candidate.open(page)
+    notes = tmp_path / "cv.pdf"
+    notes.write_bytes(b"%PDF-1.4\n" + b"not a video at all\n" * 2000)
+    page.locator("#file").set_input_files(str(notes))
+    page.wait_for_timeout(1_000)
+    if page.locator("#submit").is_visible():
+        page.click("#submit")
+    page.wait_for_timeout(3_000)
+    assert takes(candidate.invite)[0] == 0, "a file that is not a video was counted as a take"
