@@ -151,3 +151,111 @@ def test_a_file_that_is_not_a_video_does_not_cost_a_take(
         page.click("#submit")
     page.wait_for_timeout(3_000)
     assert takes(candidate.invite)[0] == 0, "a file that is not a video was counted as a take"
+
+
+# --- the same link in two tabs ----------------------------------------------------------
+
+
+def test_a_second_tab_behind_the_first_moves_on_instead_of_calling_the_link_gone(
+    live_server: LiveServer, chromium: Browser
+) -> None:
+    """Tab A answers question 1; tab B, opened at the same time, still shows question 1.
+    Pressing Start in B gets 409 "already answered" from the takes endpoint: the page then
+    says the link is gone and aborts every upload of that tab, instead of going on to the
+    next question."""
+    candidate = interview_candidate(live_server, [question("First?"), question("Second?"), question("Third?")])
+    ids_holder: list[str] = []
+    context_a = chromium.new_context()
+    context_b = chromium.new_context()
+    try:
+        a, b = context_a.new_page(), context_b.new_page()
+        for p in (a, b):
+            p.on("dialog", lambda d: d.accept())
+            candidate.open(p)
+        ids_holder = question_ids(a)
+        record_take(a, ms=1_500)
+        a.click("#submit")
+        on_question(a, 2, 3)
+        assert wait_until(lambda: answered_video(candidate.invite, ids_holder[0]) is not None, timeout=60)
+
+        b.click("#start")
+        b.wait_for_timeout(1_500)
+        expect(b.locator("#recorder")).to_be_visible()  # not "gone"
+        expect(b.locator("#error")).not_to_contain_text("already been answered")
+    finally:
+        context_a.close()
+        context_b.close()
+
+
+def test_two_tabs_answering_at_once_both_end_on_the_done_page_with_every_answer(
+    live_server: LiveServer, chromium: Browser
+) -> None:
+    """Two tabs (two devices) each answer one of two questions at the same time."""
+    candidate = interview_candidate(live_server, [question("First?"), question("Second?")])
+    context_a = chromium.new_context()
+    context_b = chromium.new_context()
+    try:
+        a, b = context_a.new_page(), context_b.new_page()
+        for p in (a, b):
+            p.on("dialog", lambda d: d.accept())
+            candidate.open(p)
+        ids = question_ids(a)
+        # A answers question 1; B, seeing question 1 too, records it as well and sends it.
+        record_take(a, ms=1_500)
+        record_take(b, ms=1_500)
+        assert takes(candidate.invite) == [2, 0]
+        a.click("#submit")
+        b.click("#submit")
+        # Both move to question 2 (the last one); each answers it.
+        on_question(a, 2, 2)
+        on_question(b, 2, 2)
+        record_take(a, ms=1_500)
+        record_take(b, ms=1_500)
+        a.click("#submit")
+        b.click("#submit")
+        expect_done(a, candidate.invite)
+        expect_done(b, candidate.invite)
+        assert all(answered_video(candidate.invite, i) for i in ids)
+        assert Video.objects.filter(invite=candidate.invite).count() == 2
+    finally:
+        context_a.close()
+        context_b.close()
+
+
+# --- closing the tab after the last Submit -------------------------------------------------
+
+
+def test_closing_the_tab_after_the_last_submit_and_reopening_finishes_every_answer(
+    live_server: LiveServer, chromium: Browser
+) -> None:
+    candidate = interview_candidate(live_server, [question("First?"), question("Second?")])
+    context = chromium.new_context()
+    try:
+        page = context.new_page()
+        page.on("dialog", lambda d: d.accept())
+        # Nothing reaches the server from this tab: every PATCH fails.
+        page.route("**/api/v1/tus/**", lambda route: route.abort() if route.request.method == "PATCH"
+                   else route.continue_())
+        page.goto(candidate.url(chunk=SMALL_CHUNK))
+        wait_for_camera(page)
+        ids = question_ids(page)
+        record_take(page, ms=2_000)
+        first = kept_take_for(page, ids[0])
+        page.click("#submit")
+        on_question(page, 2, 2)
+        record_take(page, ms=2_000)
+        second = kept_take_for(page, ids[1])
+        page.click("#submit")
+        expect(page.locator("#upload")).to_be_visible()
+        page.wait_for_timeout(1_000)
+        page.close(run_before_unload=False)
+
+        again = context.new_page()
+        again.goto(candidate.url(chunk=SMALL_CHUNK))
+        expect_done(again, candidate.invite)
+        v1, v2 = answered_video(candidate.invite, ids[0]), answered_video(candidate.invite, ids[1])
+        assert v1 and v2
+        assert Upload.objects.get(video_id=v1.pk).sha256 == first["sha256"]
+        assert Upload.objects.get(video_id=v2.pk).sha256 == second["sha256"]
+    finally:
+        context.close()
