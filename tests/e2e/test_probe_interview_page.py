@@ -259,3 +259,79 @@ def test_closing_the_tab_after_the_last_submit_and_reopening_finishes_every_answ
         assert Upload.objects.get(video_id=v2.pk).sha256 == second["sha256"]
     finally:
         context.close()
+
+
+# --- an attacker's interview text -----------------------------------------------------------
+
+XSS = '</script><script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">\u2028"\'&'
+
+
+def test_interview_text_cannot_run_script_on_the_record_or_done_page(
+    live_server: LiveServer, browser_page: Page
+) -> None:
+    candidate = interview_candidate(
+        live_server,
+        [question("Q1 " + XSS, thinking_seconds=3), question("Q2 " + XSS)],
+        intro="Intro " + XSS,
+        closing="Closing " + XSS,
+    )
+    Invite.objects.filter(pk=candidate.invite.pk).update(name="Name " + XSS)
+    from interviews.models import Interview
+
+    Interview.objects.filter(pk=candidate.invite.interview_id).update(title="Title " + XSS)
+    page = browser_page
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: dialogs.append(d.message))
+    candidate.open(page)
+    assert page.evaluate("() => window.__pwned") is None
+    assert page.locator("img[src=x]").count() == 0
+    expect(page.locator("#welcome")).to_contain_text("Title </script>")
+    page.click("#start")
+    expect(page.locator("#question-text")).to_contain_text("Q1 </script><script>")
+    expect(page.locator("#stop")).to_be_visible(timeout=10_000)
+    page.wait_for_timeout(1_500)
+    page.click("#stop")
+    page.click("#submit")
+    record_take(page, ms=1_500)
+    page.click("#submit")
+    expect_done(page, candidate.invite)
+    expect(page.locator("#done")).to_contain_text("Closing </script>")
+    assert page.evaluate("() => window.__pwned") is None
+    assert page.locator("img[src=x]").count() == 0
+
+
+# --- thinking time --------------------------------------------------------------------------
+
+
+def test_a_reload_during_thinking_time_does_not_grant_it_again(
+    live_server: LiveServer, browser_page: Page
+) -> None:
+    """Show the question (60 s to think), wait, reload: the page hides the text again and,
+    on "Show the question", starts a full new 60 s (any number of reloads: unlimited time)."""
+    candidate = interview_candidate(live_server, [question("Think?", thinking_seconds=60), question("Two?")])
+    page = browser_page
+    candidate.open(page)
+    page.click("#start")
+    expect(page.locator("#thinking")).to_be_visible()
+    page.wait_for_timeout(5_000)
+    page.reload()
+    wait_for_camera(page)
+    if page.locator("#start").inner_text() == "Show the question":
+        page.click("#start")
+    expect(page.locator("#thinking")).to_be_visible()
+    left = page.locator("#thinking-left").inner_text()
+    minutes, seconds = left.split(":")
+    assert int(minutes) * 60 + int(seconds) <= 56, f"thinking time started afresh after a reload: {left}"
+
+
+def test_the_question_text_is_not_in_the_page_before_its_thinking_time(
+    live_server: LiveServer, browser_page: Page
+) -> None:
+    """Thinking time is meant to start when the question is shown; every question's text
+    is already in the page's JSON (and GET /api/v1/invites/{token}) from the start."""
+    candidate = interview_candidate(
+        live_server, [question("Secret first?", thinking_seconds=30), question("Secret second?", thinking_seconds=30)]
+    )
+    page = browser_page
+    candidate.open(page)
+    assert "Secret second?" not in page.content()
