@@ -335,3 +335,61 @@ def test_the_question_text_is_not_in_the_page_before_its_thinking_time(
     page = browser_page
     candidate.open(page)
     assert "Secret second?" not in page.content()
+
+
+# --- a bad connection ------------------------------------------------------------------------
+
+
+def test_three_answers_with_the_connection_cut_while_the_first_is_on_its_way(
+    live_server: LiveServer, browser_page: Page, proxy: Any
+) -> None:
+    interview = make_interview(
+        title="Net", questions=[question("One?"), question("Two?"), question("Three?")]
+    )
+    invite = invite_create(email="net@example.com", name="Net", interview=interview)
+    cand = Candidate(invite, live_server.url)
+    page = browser_page
+    proxy.throttle(60_000)  # a slow phone line
+    page.goto(cand.url(proxy.url, chunk=SMALL_CHUNK))
+    wait_for_camera(page)
+    ids = question_ids(page)
+    record_take(page, ms=3_000)
+    first = kept_take_for(page, ids[0])
+    page.click("#submit")
+    on_question(page, 2, 3)
+    page.wait_for_timeout(1_000)
+    proxy.refuse_for(8)
+    page.click("#start")
+    # The take cannot be counted while offline: the page says so and lets the candidate retry.
+    expect(page.locator("#error")).to_be_visible(timeout=15_000)
+    page.wait_for_timeout(8_000)
+    proxy.throttle(None)
+    record_take(page, ms=2_000)
+    second = kept_take_for(page, ids[1])
+    page.click("#submit")
+    on_question(page, 3, 3)
+    record_take(page, ms=2_000)
+    third = kept_take_for(page, ids[2])
+    page.click("#submit")
+    expect_done(page, invite)
+    for qid, kept in zip(ids, (first, second, third)):
+        video = answered_video(invite, qid)
+        assert video is not None
+        assert Upload.objects.get(video_id=video.pk).sha256 == kept["sha256"]
+    assert takes(invite) == [1, 1, 1]
+
+
+def test_a_reload_right_after_next_question_keeps_that_answer(live_server: LiveServer, browser_page: Page) -> None:
+    candidate = interview_candidate(live_server, [question("One?"), question("Two?")])
+    page = browser_page
+    candidate.open(page, chunk=SMALL_CHUNK)
+    ids = question_ids(page)
+    record_take(page, ms=2_000)
+    first = kept_take_for(page, ids[0])
+    page.click("#submit")
+    page.reload()
+    on_question(page, 2, 2)
+    assert wait_until(lambda: answered_video(candidate.invite, ids[0]) is not None, timeout=60)
+    video = answered_video(candidate.invite, ids[0])
+    assert video is not None
+    assert Upload.objects.get(video_id=video.pk).sha256 == first["sha256"]
