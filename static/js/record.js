@@ -251,7 +251,8 @@
     show(el.stop, phase === "recording");
     show(el.submit, (review && !refused) || phase === "earlier" || (phase === "sending" && !isInterview));
     show(el.rerecord, review && canRecord && !takesRefused);
-    show(el.discard, phase === "earlier");
+    // With no take left for the question, the earlier take is the candidate's last: not to discard.
+    show(el.discard, phase === "earlier" && !outOfTakes());
     show(el.skipPractice, practice && ["check", "review", "denied"].indexOf(phase) !== -1);
     el.start.textContent = startLabel();
     el.submit.textContent = practice ? "Start the interview" : isLastQuestion() ? "Submit" : "Next question";
@@ -859,6 +860,9 @@
     if (info.seconds) parts.push("and is " + formatTime(info.seconds) + " long");
     else if (info.state !== "recorded") parts.push("(the recording was interrupted)");
     el.earlierInfo.textContent = parts.join(" ") + ".";
+    el.earlierChoice.textContent = outOfTakes() ?
+      "This is your last take for this question: send it, or keep it." :
+      "Submit it, or discard it and record a new one.";
     setPhase("earlier");
     setStatus("");
   }
@@ -869,7 +873,7 @@
   }
 
   function discardEarlierTake() {
-    if (busy || phase !== "earlier") return;
+    if (busy || phase !== "earlier" || outOfTakes()) return;
     dropTake();
     setStatus("");
     if (canRecord) preview();
@@ -1678,6 +1682,7 @@
     });
     el.badge = $("rec-badge");
     el.earlierInfo = $("earlier-info");
+    el.earlierChoice = $("earlier-choice");
     el.takeLabel = $("take-label");
     el.countdownNumber = $("countdown-number");
     el.timeLeft = $("time-left");
