@@ -381,8 +381,24 @@
   // A take that recorded nothing is remembered in this browser (a reload keeps it), and
   // only while it is still the server's latest: a take counted since, on another device
   // say, makes it spent after all.
-  function unspentKey() {
-    return "aurio-unspent-take:" + config.token + (question && question.id ? ":" + question.id : "");
+  function unspentKey(questionId) {
+    var id = arguments.length ? questionId : question && question.id;
+    return "aurio-unspent-take:" + config.token + (id ? ":" + id : "");
+  }
+
+  // The take `info` has something kept: it is spent (unless the question moved on to another).
+  function takeRecorded(info) {
+    if (!info || info.practice || info.unspentCleared) return;
+    info.unspentCleared = true;
+    if (question && (question.id || null) === (info.questionId || null)) {
+      if (unspentTake === info.number) unspentTake = 0;
+    }
+    try {
+      var key = unspentKey(info.questionId || null);
+      if (parseInt(window.localStorage.getItem(key), 10) === info.number) window.localStorage.removeItem(key);
+    } catch (ignored) {
+      // No storage: nothing was remembered.
+    }
   }
 
   function setUnspentTake(number) {
@@ -490,6 +506,9 @@
       practice: !!(question && question.practice),
     };
     if (question && question.practice) question.localTakes = takesUsed;
+    // Counted, nothing recorded yet: a reload in the countdown (or before the recorder's
+    // first chunk is kept) gives this take back. The first chunk kept spends it.
+    else setUnspentTake(takesUsed);
     resetTimer();
     setPhase("countdown");
     setStatus("Get ready\u2026");
@@ -619,10 +638,15 @@
           .then(function (bytes) {
             return store.addChunk(info.key, seq, bytes);
           })
+          .then(function () {
+            takeRecorded(info);
+          })
           .catch(function (error) {
             storeFailed(info, error);
           });
       });
+    } else if (!store) {
+      takeRecorded(info); // nothing is kept in this browser: the recording itself spends it
     }
     // Stop before the take grows past what the server will accept.
     if (recordedBytes >= config.maxBytes) {
