@@ -58,6 +58,7 @@
   var BITRATES = { videoBitsPerSecond: 2500000, audioBitsPerSecond: 128000 };
 
   var BROWSERS = "a recent Chrome, Edge, Firefox or Safari";
+  var NOT_A_VIDEO = "That file isn\u2019t a video. Please choose a video file; this one didn\u2019t count as a take.";
   var FILE_INSTEAD = " You can also send a video file instead (below).";
   var MESSAGES = {
     insecure:
@@ -926,13 +927,22 @@
     if (take && takeInfo && takeInfo.source === "file" && takeInfo.id === id) {
       return; // the file under review, chosen again: still the same take, as it was
     }
+    // Not a video by its type: refused here, before it costs a take. (A video the browser
+    // can't play may still be one the server accepts; that is the server's word.)
+    if (file.type && file.type.indexOf("video/") !== 0) {
+      showError(NOT_A_VIDEO);
+      el.file.focus();
+      return;
+    }
     var fingerprint = fingerprintOf(id);
     var limit = config.maxSeconds;
     setBusy(true);
     fileDuration(file)
       .then(function (seconds) {
+        // No type, and this browser can't open it as a video either: not a video.
+        if (seconds === undefined && !file.type) throw { notVideo: true };
         // Longer than the question allows: refused here, before it costs a take.
-        if (seconds !== null && seconds > limit + FILE_TOLERANCE_SECONDS) {
+        if (seconds && seconds > limit + FILE_TOLERANCE_SECONDS) {
           throw { tooLong: seconds };
         }
         return window.aurio.takeUpload.hasPrevious(fingerprint);
@@ -948,6 +958,11 @@
         },
         function (error) {
           setBusy(false);
+          if (error && error.notVideo) {
+            showError(NOT_A_VIDEO);
+            el.file.focus();
+            return;
+          }
           if (error && error.tooLong) {
             showError("That video is " + formatTime(error.tooLong) + " long; the longest answer to this question is " +
               formatTime(limit) + ". Please choose a shorter video.");
@@ -1597,7 +1612,8 @@
 
   // --- a video file's length, before it is sent ------------------------------------------
 
-  // Resolves with the file's duration in seconds, or null when this browser can't tell.
+  // Resolves with the file's duration in seconds, or null when this browser can't tell;
+  // with `undefined` when it could not open the file as a video at all.
   function fileDuration(file) {
     return new Promise(function (resolve) {
       var video = document.createElement("video");
@@ -1621,7 +1637,7 @@
         done(isFinite(video.duration) && video.duration > 0 ? video.duration : null);
       });
       video.addEventListener("error", function () {
-        done(null);
+        done(undefined);
       });
       video.src = url;
     });
