@@ -94,6 +94,9 @@
     wasSent: "Your answer had arrived in full when the page closed. Saving it now\u2026",
     startAgain: "What had arrived is no longer on our server, so sending starts again from the beginning\u2026",
     unreadable: "Your browser couldn\u2019t read this recording to send it. Please record it again.",
+    answeredElsewhere:
+      "This question has already been answered with this link (in another tab or on another device). " +
+      "Going on to the next one\u2026",
   };
   var STATUS_MESSAGES = {
     400: "The recording was empty. Please record again.",
@@ -447,12 +450,57 @@
       showError((detail || "You have used all your takes.") + (take ? MESSAGES.lastTakeKept : ""));
       if (phase === "check") setStatus("");
       updateButtons();
-    } else if (answer.status === 404 || answer.status === 410 || answer.status === 409) {
+    } else if (answer.status === 409) {
+      answeredElsewhere(question);
+    } else if (answer.status === 404 || answer.status === 410) {
       gone(detail || STATUS_MESSAGES[answer.status]);
     } else {
       showError(detail || MESSAGES.takeOffline);
     }
     return false;
+  }
+
+  /* The server says question `q` already has its answer: sent from another tab or device
+   * with this link. Not a dead link: learn from the server which questions are answered
+   * and go on to the next one left (answers on their way from this tab carry on). */
+  function answeredElsewhere(q) {
+    if (!q) return;
+    setStatus(MESSAGES.answeredElsewhere);
+    fetch(config.inviteUrl, { headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (response.status === 404 || response.status === 410) {
+          return response.json().catch(function () { return {}; }).then(function (body) {
+            gone((body && body.detail) || STATUS_MESSAGES[response.status]);
+            return null;
+          });
+        }
+        return response.ok ? response.json() : {};
+      })
+      .catch(function () {
+        return {};
+      })
+      .then(function (state) {
+        if (state === null) return; // the link itself is gone
+        updateFromServer(state);
+        q.answered = true; // the server's 409 says so, whatever the state could tell
+        if (question !== q || busy || phase === "recording" || phase === "countdown") return;
+        dropTake();
+        nextQuestion();
+      });
+  }
+
+  // What GET /invites/{token} says of each question: answered, takes counted.
+  function updateFromServer(state) {
+    var byId = {};
+    ((state && state.questions) || []).forEach(function (data) {
+      byId[data.id] = data;
+    });
+    var submitted = state && state.status === "submitted";
+    realQuestions().forEach(function (q) {
+      var data = q.id ? byId[q.id] : null;
+      if (submitted || (data && data.answered)) q.answered = true;
+      if (data && typeof data.takesUsed === "number") q.takesUsed = Math.max(q.takesUsed || 0, data.takesUsed);
+    });
   }
 
   /* Start and Re-record: ask the server for a take, count down, record. `immediate`: the
