@@ -46,6 +46,8 @@
   // Less than any second of real recording (tens of kilobytes): a recorder's header alone.
   var BROKEN_BYTES = 4096;
   var COUNTDOWN_SECONDS = 3;
+  // A double click's second click this soon after the question changed was meant for the last one.
+  var DOUBLE_CLICK_MS = 600;
   // A chosen file may be this much longer than the question's limit (the server's tolerance).
   var FILE_TOLERANCE_SECONDS = 1;
   // The take's checks: how often they sample, and when a take counts as silent or dark.
@@ -141,6 +143,7 @@
   var thinking = { timer: 0, endsAt: 0, announced: -1 };
   var announcedLeft = -1; // the time left last announced while recording
   var checks = null; // the take's samples: {timer, sound, silent, pictures, dark}
+  var questionShownAt = 0; // performance.now() when the question on screen last changed
 
   function $(id) {
     return document.getElementById(id);
@@ -1441,6 +1444,7 @@
 
   // Put `q` on screen: its limit, its takes, its takes URL.
   function useQuestion(q) {
+    if (question !== q) questionShownAt = performance.now();
     question = q;
     config.maxSeconds = q.answerSeconds || config.defaultMaxSeconds;
     config.takesUrl = q.id && config.questionTakesUrl && !q.practice ?
@@ -1492,6 +1496,13 @@
       setStatus(readyNote());
     }
     el.questionHeading.focus();
+  }
+
+  /* The second click of a double click on "Next question" can land on the next question's
+   * first button (the same place): "Start recording" would spend a take, "Start now" would
+   * skip the thinking time. It was meant for "Next question", so it does nothing. */
+  function secondClickOfNext(event) {
+    return event.detail > 1 && performance.now() - questionShownAt < DOUBLE_CLICK_MS;
   }
 
   // --- thinking time: the question is shown, recording starts by itself -----------------
@@ -1809,10 +1820,14 @@
     resetTimer();
 
     el.retry.addEventListener("click", preview);
-    el.start.addEventListener("click", function () {
+    el.start.addEventListener("click", function (event) {
+      if (secondClickOfNext(event)) return;
       startTake(false);
     });
-    el.startNow.addEventListener("click", endThinking);
+    el.startNow.addEventListener("click", function (event) {
+      if (secondClickOfNext(event)) return;
+      endThinking();
+    });
     el.skipPractice.addEventListener("click", endPractice);
     el.stop.addEventListener("click", stop);
     el.rerecord.addEventListener("click", function () {
