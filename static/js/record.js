@@ -486,6 +486,9 @@
         if (state === null) return; // the link itself is gone
         updateFromServer(state);
         q.answered = true; // the server's 409 says so, whatever the state could tell
+        realQuestions().forEach(function (each) {
+          if (each.answered) forgetThinking(each);
+        });
         if (question !== q || busy || phase === "recording" || phase === "countdown") return;
         dropTake();
         nextQuestion();
@@ -1239,6 +1242,7 @@
   function answered(job) {
     job.done = true;
     job.question.answered = true;
+    forgetThinking(job.question);
     var info = job.info;
     if (store && info.key) {
       job.cleared = saving.then(function () {
@@ -1452,6 +1456,12 @@
     maxTakes = q.practice ? 0 : q.maxTakes || config.maxTakes;
     // Back at a question already begun (a reload): its text is no secret any more.
     if (!q.practice && q.takesUsed) q.revealed = true;
+    // Shown on this device before: not hidden again, and its thinking time not granted anew.
+    var thinkingEnd = q.thinkingEndsAt || storedThinkingEnd(q);
+    if (thinkingEnd && q.thinkingSeconds > 0) {
+      q.revealed = true;
+      q.thinkingEndsAt = thinkingEnd;
+    }
     takesUsed = q.practice ? q.localTakes || 0 : q.takesUsed || 0;
     takesRefused = false;
     unspentTake = 0;
@@ -1515,12 +1525,18 @@
       return;
     }
     question.revealed = true;
+    // Shown before (a reload): the time left, not all of it again.
+    var left = question.thinkingEndsAt ? question.thinkingEndsAt - Date.now() : 0;
+    if (left <= 0) {
+      left = question.thinkingSeconds * 1000;
+      rememberThinking(question, Date.now() + left);
+    }
     leaveWelcome();
     renderQuestion();
     hideError();
     setPhase("thinking");
     setStatus("");
-    thinking.endsAt = performance.now() + question.thinkingSeconds * 1000;
+    thinking.endsAt = performance.now() + left;
     thinking.announced = -1;
     tickThinking();
     thinking.timer = window.setInterval(tickThinking, 250);
@@ -1530,9 +1546,9 @@
   function tickThinking() {
     var left = Math.max(0, Math.ceil((thinking.endsAt - performance.now()) / 1000));
     el.thinkingLeft.textContent = formatTime(left);
-    if (left !== thinking.announced && shouldAnnounce(left, question.thinkingSeconds)) {
+    var first = thinking.announced === -1;
+    if (left !== thinking.announced && (first || shouldAnnounce(left, question.thinkingSeconds))) {
       thinking.announced = left;
-      var first = left === question.thinkingSeconds;
       announce((first ? "You have " + spokenTime(left) + " to think. Recording starts by itself when the time is up. " :
         "") + (first ? "" : spokenTime(left) + " to think."), left <= 5 && !first);
     }
@@ -1548,7 +1564,52 @@
   function endThinking() {
     if (phase !== "thinking") return;
     stopThinking();
+    rememberThinking(question, Date.now()); // over: a reload does not give it back
     startTake(true);
+  }
+
+  /* When the thinking time of a question shown on this device ends (epoch ms), kept in
+   * localStorage so a reload neither hides the question again nor grants its time anew.
+   * The server does not track it: another device starts afresh. */
+  function thinkingKey(q) {
+    return "aurio-thinking:" + config.token + ":" + q.id;
+  }
+
+  function rememberThinking(q, endsAt) {
+    if (!q || !q.id || q.practice) return;
+    q.thinkingEndsAt = endsAt;
+    try {
+      window.localStorage.setItem(thinkingKey(q), String(endsAt));
+    } catch (ignored) {
+      // No storage: a reload shows the question afresh.
+    }
+  }
+
+  function storedThinkingEnd(q) {
+    if (!q || !q.id || q.practice) return 0;
+    try {
+      return parseInt(window.localStorage.getItem(thinkingKey(q)), 10) || 0;
+    } catch (ignored) {
+      return 0;
+    }
+  }
+
+  function forgetThinking(q) {
+    if (!q || !q.id) return;
+    try {
+      window.localStorage.removeItem(thinkingKey(q));
+    } catch (ignored) {
+      // Nothing was kept.
+    }
+  }
+
+  // Back at a question whose thinking time was running (a reload): it carries on, with the
+  // time left. (Its time over, the question is shown and recording waits for "Start recording".)
+  function resumeThinking() {
+    var q = question;
+    if (!q || q.practice || phase !== "check" || busy || take || !canRecord) return;
+    if (!q.thinkingSeconds || !q.thinkingEndsAt || q.thinkingEndsAt - Date.now() < 1000) return;
+    startThinking();
   }
 
   /* When a countdown is worth saying aloud: at its start, every 30 s above a minute,
@@ -1738,7 +1799,9 @@
   function begin() {
     if (practiceWanted()) useQuestion(practiceQuestion());
     if (canRecord) {
-      preview();
+      preview().then(function (live) {
+        if (live) resumeThinking();
+      });
       return;
     }
     setPhase("unavailable");
@@ -1801,6 +1864,9 @@
     el.welcome = $("welcome");
     config = readConfig(root);
     readInterview();
+    realQuestions().forEach(function (q) {
+      if (q.answered) forgetThinking(q);
+    });
     useQuestion(questionsLeft()[0] || realQuestions()[0] || questions[0]);
 
     show(el.nojs, false);
