@@ -368,19 +368,6 @@ def test_a_reload_during_thinking_time_does_not_grant_it_again(
     assert int(minutes) * 60 + int(seconds) <= 56, f"thinking time started afresh after a reload: {left}"
 
 
-def test_the_question_text_is_not_in_the_page_before_its_thinking_time(
-    live_server: LiveServer, browser_page: Page
-) -> None:
-    """Thinking time is meant to start when the question is shown; every question's text
-    is already in the page's JSON (and GET /api/v1/invites/{token}) from the start."""
-    candidate = interview_candidate(
-        live_server, [question("Secret first?", thinking_seconds=30), question("Secret second?", thinking_seconds=30)]
-    )
-    page = browser_page
-    candidate.open(page)
-    assert "Secret second?" not in page.content()
-
-
 # --- a bad connection ------------------------------------------------------------------------
 
 
