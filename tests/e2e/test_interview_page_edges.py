@@ -1,6 +1,8 @@
-"""Probes of the candidate's interview page (issue 13): ways a candidate loses a take
-or an answer, or the page gets stuck. Each test states what should happen; a failing
-one is a bug found by probing (see the report)."""
+"""Edge cases of the candidate's interview page (issue 13): a careless candidate (the last
+take, a reload in the countdown or during thinking time, a double click, a file that is
+not a video), the same link in two tabs, closing the tab after the last answer, an
+interview's text that tries to run script, and a bad connection. None of them may cost
+the candidate a take or an answer, or leave the page stuck."""
 
 from __future__ import annotations
 
@@ -63,10 +65,9 @@ def on_question(page: Page, number: int, total: int) -> None:
 def test_discarding_the_last_take_after_a_reload_must_not_leave_the_question_unanswerable(
     live_server: LiveServer, browser_page: Page
 ) -> None:
-    """One take allowed; recorded, page reloaded before "Next question": the page offers
-    "Discard it". Discarding must not throw away the only take the candidate can ever have
-    (the server refuses a new one, and a file too): the page must either not offer it or
-    let the candidate still answer."""
+    """One take allowed; recorded, page reloaded before "Next question": the earlier take is
+    offered, but not "Discard it" (the server would refuse a new take, and a file too): it
+    is the candidate's last take for the question."""
     candidate = interview_candidate(live_server, [question("Only one take?", retakes=0), question("Second?")])
     page = browser_page
     candidate.open(page)
@@ -87,8 +88,8 @@ def test_discarding_the_last_take_after_a_reload_must_not_leave_the_question_una
 def test_a_reload_during_the_3_2_1_countdown_does_not_spend_the_take(
     live_server: LiveServer, browser_page: Page
 ) -> None:
-    """record.js says a take counted but not recorded with is kept "so a reload in the
-    countdown ... doesn't lose it", but nothing remembers it before the camera ends."""
+    """A take the server counted is remembered as unspent until its first chunk is kept, so a
+    reload in the 3-2-1 countdown gives it back."""
     candidate = interview_candidate(live_server, [question("One take?", retakes=0), question("Second?")])
     page = browser_page
     candidate.open(page)
@@ -181,8 +182,8 @@ def test_the_second_click_of_a_double_click_on_next_question_is_ignored(
 def test_a_file_that_is_not_a_video_does_not_cost_a_take(
     live_server: LiveServer, phone_page: Page, tmp_path: Path
 ) -> None:
-    """On a phone the picker can hand over any file; a PDF/text file is counted as a take
-    before the server refuses it (415), so with one take the question is lost."""
+    """On a phone the picker can hand over any file: one that is not a video is refused by
+    the page before it is counted as a take."""
     candidate = interview_candidate(live_server, [question("One take?", retakes=0), question("Second?")])
     page = phone_page
     candidate.open(page)
@@ -203,9 +204,8 @@ def test_a_second_tab_behind_the_first_moves_on_instead_of_calling_the_link_gone
     live_server: LiveServer, chromium: Browser
 ) -> None:
     """Tab A answers question 1; tab B, opened at the same time, still shows question 1.
-    Pressing Start in B gets 409 "already answered" from the takes endpoint: the page then
-    says the link is gone and aborts every upload of that tab, instead of going on to the
-    next question."""
+    Pressing Start in B gets 409 "already answered" from the takes endpoint: B learns which
+    questions are answered and goes on to the next one (the link is not gone)."""
     candidate = interview_candidate(live_server, [question("First?"), question("Second?"), question("Third?")])
     ids_holder: list[str] = []
     context_a = chromium.new_context()
@@ -350,8 +350,8 @@ def test_interview_text_cannot_run_script_on_the_record_or_done_page(
 def test_a_reload_during_thinking_time_does_not_grant_it_again(
     live_server: LiveServer, browser_page: Page
 ) -> None:
-    """Show the question (60 s to think), wait, reload: the page hides the text again and,
-    on "Show the question", starts a full new 60 s (any number of reloads: unlimited time)."""
+    """Show the question (60 s to think), wait, reload: the countdown carries on from the
+    time left instead of granting a full 60 s again."""
     candidate = interview_candidate(live_server, [question("Think?", thinking_seconds=60), question("Two?")])
     page = browser_page
     candidate.open(page)
