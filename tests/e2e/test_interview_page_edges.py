@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect
+from playwright.sync_api import Browser, Page, expect
 from pytest_django.live_server_helper import LiveServer
 
 from invites.api import candidate_state
@@ -155,7 +155,8 @@ def test_the_second_click_of_a_double_click_on_next_question_is_ignored(
     this browser's window, hence a synthetic second click): "Start now" must not skip the
     thinking time, and "Start recording" must not spend a take."""
     candidate = interview_candidate(
-        live_server, [question("First?"), question("Second?", thinking_seconds=30), question("Third?", retakes=0)]
+        live_server,
+        [question("First?"), question("Second?", thinking_seconds=30), question("Third?", retakes=0)],
     )
     page = browser_page
     candidate.open(page)
@@ -206,7 +207,9 @@ def test_a_second_tab_behind_the_first_moves_on_instead_of_calling_the_link_gone
     """Tab A answers question 1; tab B, opened at the same time, still shows question 1.
     Pressing Start in B gets 409 "already answered" from the takes endpoint: B learns which
     questions are answered and goes on to the next one (the link is not gone)."""
-    candidate = interview_candidate(live_server, [question("First?"), question("Second?"), question("Third?")])
+    candidate = interview_candidate(
+        live_server, [question("First?"), question("Second?"), question("Third?")]
+    )
     ids_holder: list[str] = []
     context_a = chromium.new_context()
     context_b = chromium.new_context()
@@ -278,8 +281,10 @@ def test_closing_the_tab_after_the_last_submit_and_reopening_finishes_every_answ
         page = context.new_page()
         page.on("dialog", lambda d: d.accept())
         # Nothing reaches the server from this tab: every PATCH fails.
-        page.route("**/api/v1/tus/**", lambda route: route.abort() if route.request.method == "PATCH"
-                   else route.continue_())
+        page.route(
+            "**/api/v1/tus/**",
+            lambda route: route.abort() if route.request.method == "PATCH" else route.continue_(),
+        )
         page.goto(candidate.url(chunk=SMALL_CHUNK))
         wait_for_camera(page)
         ids = question_ids(page)
@@ -403,14 +408,16 @@ def test_three_answers_with_the_connection_cut_while_the_first_is_on_its_way(
     third = kept_take_for(page, ids[2])
     page.click("#submit")
     expect_done(page, invite)
-    for qid, kept in zip(ids, (first, second, third)):
+    for qid, kept in zip(ids, (first, second, third), strict=True):
         video = answered_video(invite, qid)
         assert video is not None
         assert Upload.objects.get(video_id=video.pk).sha256 == kept["sha256"]
     assert takes(invite) == [1, 1, 1]
 
 
-def test_a_reload_right_after_next_question_keeps_that_answer(live_server: LiveServer, browser_page: Page) -> None:
+def test_a_reload_right_after_next_question_keeps_that_answer(
+    live_server: LiveServer, browser_page: Page
+) -> None:
     candidate = interview_candidate(live_server, [question("One?"), question("Two?")])
     page = browser_page
     candidate.open(page, chunk=SMALL_CHUNK)
