@@ -46,6 +46,8 @@
   // Less than any second of real recording (tens of kilobytes): a recorder's header alone.
   var BROKEN_BYTES = 4096;
   var COUNTDOWN_SECONDS = 3;
+  // A double click's second click this soon after the question changed was meant for the last one.
+  var DOUBLE_CLICK_MS = 600;
   // A chosen file may be this much longer than the question's limit (the server's tolerance).
   var FILE_TOLERANCE_SECONDS = 1;
   // The take's checks: how often they sample, and when a take counts as silent or dark.
@@ -58,6 +60,7 @@
   var BITRATES = { videoBitsPerSecond: 2500000, audioBitsPerSecond: 128000 };
 
   var BROWSERS = "a recent Chrome, Edge, Firefox or Safari";
+  var NOT_A_VIDEO = "That file isn\u2019t a video. Please choose a video file; this one didn\u2019t count as a take.";
   var FILE_INSTEAD = " You can also send a video file instead (below).";
   var MESSAGES = {
     insecure:
@@ -93,6 +96,9 @@
     wasSent: "Your answer had arrived in full when the page closed. Saving it now\u2026",
     startAgain: "What had arrived is no longer on our server, so sending starts again from the beginning\u2026",
     unreadable: "Your browser couldn\u2019t read this recording to send it. Please record it again.",
+    answeredElsewhere:
+      "This question has already been answered with this link (in another tab or on another device). " +
+      "Going on to the next one\u2026",
   };
   var STATUS_MESSAGES = {
     400: "The recording was empty. Please record again.",
@@ -137,6 +143,7 @@
   var thinking = { timer: 0, endsAt: 0, announced: -1 };
   var announcedLeft = -1; // the time left last announced while recording
   var checks = null; // the take's samples: {timer, sound, silent, pictures, dark}
+  var questionShownAt = 0; // performance.now() when the question on screen last changed
 
   function $(id) {
     return document.getElementById(id);
@@ -251,7 +258,8 @@
     show(el.stop, phase === "recording");
     show(el.submit, (review && !refused) || phase === "earlier" || (phase === "sending" && !isInterview));
     show(el.rerecord, review && canRecord && !takesRefused);
-    show(el.discard, phase === "earlier");
+    // With no take left for the question, the earlier take is the candidate's last: not to discard.
+    show(el.discard, phase === "earlier" && !outOfTakes());
     show(el.skipPractice, practice && ["check", "review", "denied"].indexOf(phase) !== -1);
     el.start.textContent = startLabel();
     el.submit.textContent = practice ? "Start the interview" : isLastQuestion() ? "Submit" : "Next question";
@@ -380,8 +388,24 @@
   // A take that recorded nothing is remembered in this browser (a reload keeps it), and
   // only while it is still the server's latest: a take counted since, on another device
   // say, makes it spent after all.
-  function unspentKey() {
-    return "aurio-unspent-take:" + config.token + (question && question.id ? ":" + question.id : "");
+  function unspentKey(questionId) {
+    var id = arguments.length ? questionId : question && question.id;
+    return "aurio-unspent-take:" + config.token + (id ? ":" + id : "");
+  }
+
+  // The take `info` has something kept: it is spent (unless the question moved on to another).
+  function takeRecorded(info) {
+    if (!info || info.practice || info.unspentCleared) return;
+    info.unspentCleared = true;
+    if (question && (question.id || null) === (info.questionId || null)) {
+      if (unspentTake === info.number) unspentTake = 0;
+    }
+    try {
+      var key = unspentKey(info.questionId || null);
+      if (parseInt(window.localStorage.getItem(key), 10) === info.number) window.localStorage.removeItem(key);
+    } catch (ignored) {
+      // No storage: nothing was remembered.
+    }
   }
 
   function setUnspentTake(number) {
@@ -429,12 +453,60 @@
       showError((detail || "You have used all your takes.") + (take ? MESSAGES.lastTakeKept : ""));
       if (phase === "check") setStatus("");
       updateButtons();
-    } else if (answer.status === 404 || answer.status === 410 || answer.status === 409) {
+    } else if (answer.status === 409) {
+      answeredElsewhere(question);
+    } else if (answer.status === 404 || answer.status === 410) {
       gone(detail || STATUS_MESSAGES[answer.status]);
     } else {
       showError(detail || MESSAGES.takeOffline);
     }
     return false;
+  }
+
+  /* The server says question `q` already has its answer: sent from another tab or device
+   * with this link. Not a dead link: learn from the server which questions are answered
+   * and go on to the next one left (answers on their way from this tab carry on). */
+  function answeredElsewhere(q) {
+    if (!q) return;
+    setStatus(MESSAGES.answeredElsewhere);
+    fetch(config.inviteUrl, { headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (response.status === 404 || response.status === 410) {
+          return response.json().catch(function () { return {}; }).then(function (body) {
+            gone((body && body.detail) || STATUS_MESSAGES[response.status]);
+            return null;
+          });
+        }
+        return response.ok ? response.json() : {};
+      })
+      .catch(function () {
+        return {};
+      })
+      .then(function (state) {
+        if (state === null) return; // the link itself is gone
+        updateFromServer(state);
+        q.answered = true; // the server's 409 says so, whatever the state could tell
+        realQuestions().forEach(function (each) {
+          if (each.answered) forgetThinking(each);
+        });
+        if (question !== q || busy || phase === "recording" || phase === "countdown") return;
+        dropTake();
+        nextQuestion();
+      });
+  }
+
+  // What GET /invites/{token} says of each question: answered, takes counted.
+  function updateFromServer(state) {
+    var byId = {};
+    ((state && state.questions) || []).forEach(function (data) {
+      byId[data.id] = data;
+    });
+    var submitted = state && state.status === "submitted";
+    realQuestions().forEach(function (q) {
+      var data = q.id ? byId[q.id] : null;
+      if (submitted || (data && data.answered)) q.answered = true;
+      if (data && typeof data.takesUsed === "number") q.takesUsed = Math.max(q.takesUsed || 0, data.takesUsed);
+    });
   }
 
   /* Start and Re-record: ask the server for a take, count down, record. `immediate`: the
@@ -489,6 +561,9 @@
       practice: !!(question && question.practice),
     };
     if (question && question.practice) question.localTakes = takesUsed;
+    // Counted, nothing recorded yet: a reload in the countdown (or before the recorder's
+    // first chunk is kept) gives this take back. The first chunk kept spends it.
+    else setUnspentTake(takesUsed);
     resetTimer();
     setPhase("countdown");
     setStatus("Get ready\u2026");
@@ -618,10 +693,15 @@
           .then(function (bytes) {
             return store.addChunk(info.key, seq, bytes);
           })
+          .then(function () {
+            takeRecorded(info);
+          })
           .catch(function (error) {
             storeFailed(info, error);
           });
       });
+    } else if (!store) {
+      takeRecorded(info); // nothing is kept in this browser: the recording itself spends it
     }
     // Stop before the take grows past what the server will accept.
     if (recordedBytes >= config.maxBytes) {
@@ -859,6 +939,9 @@
     if (info.seconds) parts.push("and is " + formatTime(info.seconds) + " long");
     else if (info.state !== "recorded") parts.push("(the recording was interrupted)");
     el.earlierInfo.textContent = parts.join(" ") + ".";
+    el.earlierChoice.textContent = outOfTakes() ?
+      "This is your last take for this question: send it, or keep it." :
+      "Submit it, or discard it and record a new one.";
     setPhase("earlier");
     setStatus("");
   }
@@ -869,7 +952,7 @@
   }
 
   function discardEarlierTake() {
-    if (busy || phase !== "earlier") return;
+    if (busy || phase !== "earlier" || outOfTakes()) return;
     dropTake();
     setStatus("");
     if (canRecord) preview();
@@ -898,13 +981,22 @@
     if (take && takeInfo && takeInfo.source === "file" && takeInfo.id === id) {
       return; // the file under review, chosen again: still the same take, as it was
     }
+    // Not a video by its type: refused here, before it costs a take. (A video the browser
+    // can't play may still be one the server accepts; that is the server's word.)
+    if (file.type && file.type.indexOf("video/") !== 0) {
+      showError(NOT_A_VIDEO);
+      el.file.focus();
+      return;
+    }
     var fingerprint = fingerprintOf(id);
     var limit = config.maxSeconds;
     setBusy(true);
     fileDuration(file)
       .then(function (seconds) {
+        // No type, and this browser can't open it as a video either: not a video.
+        if (seconds === undefined && !file.type) throw { notVideo: true };
         // Longer than the question allows: refused here, before it costs a take.
-        if (seconds !== null && seconds > limit + FILE_TOLERANCE_SECONDS) {
+        if (seconds && seconds > limit + FILE_TOLERANCE_SECONDS) {
           throw { tooLong: seconds };
         }
         return window.aurio.takeUpload.hasPrevious(fingerprint);
@@ -920,6 +1012,11 @@
         },
         function (error) {
           setBusy(false);
+          if (error && error.notVideo) {
+            showError(NOT_A_VIDEO);
+            el.file.focus();
+            return;
+          }
           if (error && error.tooLong) {
             showError("That video is " + formatTime(error.tooLong) + " long; the longest answer to this question is " +
               formatTime(limit) + ". Please choose a shorter video.");
@@ -1145,6 +1242,7 @@
   function answered(job) {
     job.done = true;
     job.question.answered = true;
+    forgetThinking(job.question);
     var info = job.info;
     if (store && info.key) {
       job.cleared = saving.then(function () {
@@ -1350,6 +1448,7 @@
 
   // Put `q` on screen: its limit, its takes, its takes URL.
   function useQuestion(q) {
+    if (question !== q) questionShownAt = performance.now();
     question = q;
     config.maxSeconds = q.answerSeconds || config.defaultMaxSeconds;
     config.takesUrl = q.id && config.questionTakesUrl && !q.practice ?
@@ -1357,6 +1456,12 @@
     maxTakes = q.practice ? 0 : q.maxTakes || config.maxTakes;
     // Back at a question already begun (a reload): its text is no secret any more.
     if (!q.practice && q.takesUsed) q.revealed = true;
+    // Shown on this device before: not hidden again, and its thinking time not granted anew.
+    var thinkingEnd = q.thinkingEndsAt || storedThinkingEnd(q);
+    if (thinkingEnd && q.thinkingSeconds > 0) {
+      q.revealed = true;
+      q.thinkingEndsAt = thinkingEnd;
+    }
     takesUsed = q.practice ? q.localTakes || 0 : q.takesUsed || 0;
     takesRefused = false;
     unspentTake = 0;
@@ -1403,6 +1508,13 @@
     el.questionHeading.focus();
   }
 
+  /* The second click of a double click on "Next question" can land on the next question's
+   * first button (the same place): "Start recording" would spend a take, "Start now" would
+   * skip the thinking time. It was meant for "Next question", so it does nothing. */
+  function secondClickOfNext(event) {
+    return event.detail > 1 && performance.now() - questionShownAt < DOUBLE_CLICK_MS;
+  }
+
   // --- thinking time: the question is shown, recording starts by itself -----------------
 
   function startThinking() {
@@ -1413,12 +1525,18 @@
       return;
     }
     question.revealed = true;
+    // Shown before (a reload): the time left, not all of it again.
+    var left = question.thinkingEndsAt ? question.thinkingEndsAt - Date.now() : 0;
+    if (left <= 0) {
+      left = question.thinkingSeconds * 1000;
+      rememberThinking(question, Date.now() + left);
+    }
     leaveWelcome();
     renderQuestion();
     hideError();
     setPhase("thinking");
     setStatus("");
-    thinking.endsAt = performance.now() + question.thinkingSeconds * 1000;
+    thinking.endsAt = performance.now() + left;
     thinking.announced = -1;
     tickThinking();
     thinking.timer = window.setInterval(tickThinking, 250);
@@ -1428,9 +1546,9 @@
   function tickThinking() {
     var left = Math.max(0, Math.ceil((thinking.endsAt - performance.now()) / 1000));
     el.thinkingLeft.textContent = formatTime(left);
-    if (left !== thinking.announced && shouldAnnounce(left, question.thinkingSeconds)) {
+    var first = thinking.announced === -1;
+    if (left !== thinking.announced && (first || shouldAnnounce(left, question.thinkingSeconds))) {
       thinking.announced = left;
-      var first = left === question.thinkingSeconds;
       announce((first ? "You have " + spokenTime(left) + " to think. Recording starts by itself when the time is up. " :
         "") + (first ? "" : spokenTime(left) + " to think."), left <= 5 && !first);
     }
@@ -1446,7 +1564,52 @@
   function endThinking() {
     if (phase !== "thinking") return;
     stopThinking();
+    rememberThinking(question, Date.now()); // over: a reload does not give it back
     startTake(true);
+  }
+
+  /* When the thinking time of a question shown on this device ends (epoch ms), kept in
+   * localStorage so a reload neither hides the question again nor grants its time anew.
+   * The server does not track it: another device starts afresh. */
+  function thinkingKey(q) {
+    return "aurio-thinking:" + config.token + ":" + q.id;
+  }
+
+  function rememberThinking(q, endsAt) {
+    if (!q || !q.id || q.practice) return;
+    q.thinkingEndsAt = endsAt;
+    try {
+      window.localStorage.setItem(thinkingKey(q), String(endsAt));
+    } catch (ignored) {
+      // No storage: a reload shows the question afresh.
+    }
+  }
+
+  function storedThinkingEnd(q) {
+    if (!q || !q.id || q.practice) return 0;
+    try {
+      return parseInt(window.localStorage.getItem(thinkingKey(q)), 10) || 0;
+    } catch (ignored) {
+      return 0;
+    }
+  }
+
+  function forgetThinking(q) {
+    if (!q || !q.id) return;
+    try {
+      window.localStorage.removeItem(thinkingKey(q));
+    } catch (ignored) {
+      // Nothing was kept.
+    }
+  }
+
+  // Back at a question whose thinking time was running (a reload): it carries on, with the
+  // time left. (Its time over, the question is shown and recording waits for "Start recording".)
+  function resumeThinking() {
+    var q = question;
+    if (!q || q.practice || phase !== "check" || busy || take || !canRecord) return;
+    if (!q.thinkingSeconds || !q.thinkingEndsAt || q.thinkingEndsAt - Date.now() < 1000) return;
+    startThinking();
   }
 
   /* When a countdown is worth saying aloud: at its start, every 30 s above a minute,
@@ -1569,7 +1732,8 @@
 
   // --- a video file's length, before it is sent ------------------------------------------
 
-  // Resolves with the file's duration in seconds, or null when this browser can't tell.
+  // Resolves with the file's duration in seconds, or null when this browser can't tell;
+  // with `undefined` when it could not open the file as a video at all.
   function fileDuration(file) {
     return new Promise(function (resolve) {
       var video = document.createElement("video");
@@ -1593,7 +1757,7 @@
         done(isFinite(video.duration) && video.duration > 0 ? video.duration : null);
       });
       video.addEventListener("error", function () {
-        done(null);
+        done(undefined);
       });
       video.src = url;
     });
@@ -1635,7 +1799,9 @@
   function begin() {
     if (practiceWanted()) useQuestion(practiceQuestion());
     if (canRecord) {
-      preview();
+      preview().then(function (live) {
+        if (live) resumeThinking();
+      });
       return;
     }
     setPhase("unavailable");
@@ -1678,6 +1844,7 @@
     });
     el.badge = $("rec-badge");
     el.earlierInfo = $("earlier-info");
+    el.earlierChoice = $("earlier-choice");
     el.takeLabel = $("take-label");
     el.countdownNumber = $("countdown-number");
     el.timeLeft = $("time-left");
@@ -1697,6 +1864,9 @@
     el.welcome = $("welcome");
     config = readConfig(root);
     readInterview();
+    realQuestions().forEach(function (q) {
+      if (q.answered) forgetThinking(q);
+    });
     useQuestion(questionsLeft()[0] || realQuestions()[0] || questions[0]);
 
     show(el.nojs, false);
@@ -1716,10 +1886,14 @@
     resetTimer();
 
     el.retry.addEventListener("click", preview);
-    el.start.addEventListener("click", function () {
+    el.start.addEventListener("click", function (event) {
+      if (secondClickOfNext(event)) return;
       startTake(false);
     });
-    el.startNow.addEventListener("click", endThinking);
+    el.startNow.addEventListener("click", function (event) {
+      if (secondClickOfNext(event)) return;
+      endThinking();
+    });
     el.skipPractice.addEventListener("click", endPractice);
     el.stop.addEventListener("click", stop);
     el.rerecord.addEventListener("click", function () {
