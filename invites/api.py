@@ -20,6 +20,7 @@ from invites.models import Answer, Invite, InviteStatus
 from invites.repository import invite_for_token, invites_with_videos
 from invites.services import (
     answer_for,
+    answer_reveal,
     answer_start_take,
     invite_answers,
     invite_complete_if_answered,
@@ -86,6 +87,13 @@ class CandidateQuestionOut(Schema):
     answered: bool
     videoId: uuid.UUID | None
     questionVideoUrl: str = Field(description="The recruiter asking the question on video, or empty.")
+    revealed: bool = Field(
+        description="Shown to the candidate: a question with thinking time is not, until they ask for it "
+        "(POST …/reveal) or start a take; until then its text and video are empty."
+    )
+    thinkingSecondsLeft: int = Field(
+        description="Thinking time left: all of it until revealed, then what the clock leaves."
+    )
 
 
 class TokenCheckOut(Schema):
@@ -148,32 +156,8 @@ def candidate_state(invite: Invite) -> dict[str, object]:
     questions: list[dict[str, object]] = []
     number = 0
     for question in invite_questions(invite):
-        answer = answers.get(question.pk)
         number += 0 if question.practice else 1
-        questions.append(
-            {
-                "id": question.pk,
-                "number": None if question.practice else number,
-                "position": question.position,
-                "text": question.text,
-                "answerSeconds": invite.answer_seconds(question),
-                "thinkingSeconds": question.thinking_seconds,
-                "maxTakes": invite.takes_allowed(question),
-                "takesUsed": answer.takes if answer else 0,
-                "practice": question.practice,
-                "answered": bool(
-                    answer
-                    and answer.submitted_at
-                    and (answer.submission_id is None or answer.submission_id in arrived)
-                ),
-                "videoId": answer.submission_id if answer else None,
-                "questionVideoUrl": (
-                    reverse("videos:question_video", args=[invite.token, question.pk])
-                    if question.video
-                    else ""
-                ),
-            }
-        )
+        questions.append(_question_state(invite, question, answers.get(question.pk), number, arrived))
     # A submitted invite is asked nothing more (a question added since is for those still answering).
     upcoming = invite_next_question(invite) if invite.submitted_at is None else None
     current = next((q for q in questions if upcoming and q["id"] == upcoming.pk), None)
@@ -195,6 +179,44 @@ def candidate_state(invite: Invite) -> dict[str, object]:
         },
         "questions": questions,
         "nextQuestionId": upcoming.pk if upcoming else None,
+    }
+
+
+def _question_state(
+    invite: Invite, question: Question, answer: Answer | None, number: int, arrived: set[uuid.UUID]
+) -> dict[str, object]:
+    """One question as the candidate's page sees it. A question with thinking time keeps its
+    text and video back until it is revealed, so reading the page's data does not buy more
+    time to think; a practice question is never held back."""
+    answered = bool(
+        answer and answer.submitted_at and (answer.submission_id is None or answer.submission_id in arrived)
+    )
+    revealed = (
+        question.practice
+        or not question.thinking_seconds
+        or answered
+        or bool(answer and (answer.revealed_at or answer.takes))
+    )
+    video_url = reverse("videos:question_video", args=[invite.token, question.pk]) if question.video else ""
+    return {
+        "id": question.pk,
+        "number": None if question.practice else number,
+        "position": question.position,
+        "text": question.text if revealed else "",
+        "answerSeconds": invite.answer_seconds(question),
+        "thinkingSeconds": question.thinking_seconds,
+        "maxTakes": invite.takes_allowed(question),
+        "takesUsed": answer.takes if answer else 0,
+        "practice": question.practice,
+        "answered": answered,
+        "videoId": answer.submission_id if answer else None,
+        "questionVideoUrl": video_url if revealed else "",
+        "revealed": revealed,
+        "thinkingSecondsLeft": (
+            answer.thinking_seconds_left(timezone.now()) if answer else question.thinking_seconds
+        )
+        if not question.practice
+        else question.thinking_seconds,
     }
 
 
@@ -310,6 +332,26 @@ def start_question_take(request: HttpRequest, token: str, question_id: str) -> S
     answer = answer_for(invite=invite, question=question)
     answer.check_accepts_answer()
     return _take_status(invite, answer)
+
+
+@router.post(
+    "/invites/{token}/questions/{question_id}/reveal",
+    response={200: CandidateQuestionOut, 404: Error, 409: Error, 410: Error},
+)
+@limited_api
+def reveal_question(request: HttpRequest, token: str, question_id: str) -> dict[str, object]:
+    """The candidate asks to see the question: its text (and video) come back, and its thinking
+    time starts, once (asking again, from a reload or another device, gives what is left)."""
+    invite = _candidate_invite(token)
+    question = _question_of(invite, question_id)
+    answer = None
+    if not question.practice:
+        answer = answer_for(invite=invite, question=question)
+        answer.check_accepts_answer()
+        answer_reveal(answer=answer)
+    questions = invite_questions(invite)
+    number = sum(1 for q in questions if not q.practice and q.position <= question.position)
+    return _question_state(invite, question, answer, number, set())
 
 
 def _question_of(invite: Invite, raw: str) -> Question:

@@ -223,6 +223,11 @@ class Answer(models.Model):
     invite = models.ForeignKey(Invite, on_delete=models.CASCADE, related_name="answers")
     question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="answers")
     takes = models.PositiveIntegerField(default=0, help_text="Recordings the candidate started.")
+    revealed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the candidate was first shown the question (its thinking time began).",
+    )
     submitted_at = models.DateTimeField(null=True, blank=True)
     submission_id = models.UUIDField(
         null=True,
@@ -245,6 +250,14 @@ class Answer(models.Model):
             and self.submission_id is not None
             and not self.invite.videos.filter(pk=self.submission_id).exists()  # type: ignore[attr-defined]
         )
+
+    def thinking_seconds_left(self, now: datetime) -> int:
+        """Thinking time left on the question: all of it until it is shown, then what the
+        clock leaves (a reload does not give it again)."""
+        thinking = self.question.thinking_seconds
+        if self.revealed_at is None:
+            return thinking
+        return max(0, math.ceil(thinking - (now - self.revealed_at).total_seconds()))
 
     def check_accepts_answer(self) -> None:
         """Refuse (409) a second answer to the question."""

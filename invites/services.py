@@ -148,11 +148,21 @@ def answer_for(*, invite: Invite, question: Question) -> Answer:
     return answer
 
 
+def answer_reveal(*, answer: Answer) -> None:
+    """The candidate is shown the question: its thinking time runs from the first time."""
+    if answer.revealed_at is None:
+        Answer.objects.filter(pk=answer.pk, revealed_at__isnull=True).update(revealed_at=timezone.now())
+        answer.refresh_from_db(fields=["revealed_at"])
+
+
 def answer_start_take(*, answer: Answer) -> int | None:
-    """Count a new recording of the answer; the take's number, or None when none are left."""
+    """Count a new recording of the answer; the take's number, or None when none are left.
+    A take shows the question, if nothing had yet."""
     allowed = answer.invite.takes_allowed(answer.question)
     started = Answer.objects.filter(pk=answer.pk, takes__lt=allowed).update(takes=F("takes") + 1)
-    answer.refresh_from_db(fields=["takes"])
+    if started:
+        Answer.objects.filter(pk=answer.pk, revealed_at__isnull=True).update(revealed_at=timezone.now())
+    answer.refresh_from_db(fields=["takes", "revealed_at"])
     if started and answer.invite.started_at is None:
         Invite.objects.filter(pk=answer.invite_id, started_at__isnull=True).update(started_at=timezone.now())
         answer.invite.refresh_from_db(fields=["started_at"])

@@ -184,7 +184,7 @@ def test_the_candidates_state_lists_every_question_with_this_candidates_limits(
     assert [(q["text"], q["number"], q["practice"]) for q in questions] == [
         ("Warm up", None, True),
         ("First?", 1, False),
-        ("Second?", 2, False),
+        ("", 2, False),  # 20 s to think: held back until the candidate reveals it
         ("Third?", 3, False),
     ]
     first, second, third = questions[1:]
@@ -202,6 +202,8 @@ def test_the_candidates_state_follows_their_answers(
     take(client, invite, question(interview, "First?"))
     take(client, invite, question(interview, "Third?"))
     video = send_file(client, invite, content).json()["videoId"]
+    reveal = reverse("api:reveal_question", args=[invite.token, question(interview, "Second?").pk])
+    assert client.post(reveal).status_code == 200
     body = state(client, invite)
     by_text = {q["text"]: q for q in body["questions"]}
     assert (by_text["First?"]["answered"], by_text["First?"]["videoId"]) == (True, video)

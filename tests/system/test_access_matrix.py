@@ -187,6 +187,18 @@ ENDPOINTS = [
         url("api:start_question_take", "token", "own_question.id"),
         candidate(201),
     ),
+    Endpoint(
+        "reveal a question",
+        "post",
+        url("api:reveal_question", "token", "own_question.id"),
+        candidate(200),
+    ),
+    Endpoint(
+        "reveal the target's question",
+        "post",
+        url("api:reveal_question", "token", "target_question.id"),
+        everyone(404),
+    ),
     # Another interview's question is nobody's to count takes on, with any token.
     Endpoint(
         "start a take of the target's question",
@@ -376,6 +388,7 @@ def test_every_candidate_and_api_url_is_in_the_matrix() -> None:
         "check_invite",
         "start_take",
         "start_question_take",
+        "reveal_question",
         "upload_video",
         "finish_upload",
         "list_invites",

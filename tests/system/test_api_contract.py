@@ -37,6 +37,12 @@ INTERVIEW_OPERATIONS = {
         "invites",
     ),
     ("GET", "/api/v1/answers", "invites_api_list_answers", "invites"),
+    (
+        "POST",
+        "/api/v1/invites/{token}/questions/{question_id}/reveal",
+        "invites_api_reveal_question",
+        "invites",
+    ),
 }
 
 
