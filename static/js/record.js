@@ -134,6 +134,7 @@
   var maxTakes = 0;
   var takesRefused = false; // the server said no more takes
   var unspentTake = 0; // a take the server counted that recorded nothing: the next one is it
+  var revealing = false; // asking the server for a held-back question's text
 
   var questions = []; // the interview's questions in order, practice included
   var question = null; // the one on screen
@@ -444,6 +445,16 @@
       takesUsed = answer.body.take || takesUsed + 1;
       maxTakes = answer.body.maxTakes || maxTakes;
       if (question && !question.practice) question.takesUsed = takesUsed;
+      if (heldBack(question)) {
+        // A take (a file chosen before "Show the question") shows the question too.
+        var shownFor = question;
+        revealQuestion(shownFor).then(function (shown) {
+          if (shown && question === shownFor) {
+            shownFor.revealed = true;
+            renderQuestion();
+          }
+        });
+      }
       return true;
     }
     var detail = answer.body && answer.body.detail;
@@ -506,6 +517,43 @@
       var data = q.id ? byId[q.id] : null;
       if (submitted || (data && data.answered)) q.answered = true;
       if (data && typeof data.takesUsed === "number") q.takesUsed = Math.max(q.takesUsed || 0, data.takesUsed);
+      if (data && data.revealed && data.text) learnQuestion(q, data);
+    });
+  }
+
+  /* The server keeps back the text (and video) of a question with thinking time until the
+   * candidate asks to see it (POST …/reveal), and runs its thinking time from that first
+   * time: a reload, or another device, gets only what is left (`thinkingSecondsLeft`). */
+  function learnQuestion(q, data) {
+    q.text = data.text || "";
+    q.questionVideoUrl = data.questionVideoUrl || "";
+    q.serverRevealed = true;
+    if (q.thinkingSeconds > 0 && typeof data.thinkingSecondsLeft === "number") {
+      rememberThinking(q, Date.now() + data.thinkingSecondsLeft * 1000);
+    }
+  }
+
+  function heldBack(q) {
+    return !!q && !q.practice && q.thinkingSeconds > 0 && !q.serverRevealed && !!q.id && !!config.questionTakesUrl;
+  }
+
+  // Ask the server for the question's text: it starts the thinking time, once.
+  function revealQuestion(q) {
+    var url = config.questionTakesUrl.replace(config.someQuestion, q.id).replace(/\/takes$/, "/reveal");
+    return fetch(url, { method: "POST", headers: { Accept: "application/json" } }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (body) {
+        if (response.ok) {
+          learnQuestion(q, body);
+          return true;
+        }
+        if (response.status === 409) answeredElsewhere(q);
+        else if (response.status === 404 || response.status === 410) gone(body.detail || STATUS_MESSAGES[response.status]);
+        else showError(body.detail || MESSAGES.takeOffline);
+        return false;
+      });
+    }, function () {
+      showError(MESSAGES.takeOffline);
+      return false;
     });
   }
 
@@ -1370,6 +1418,13 @@
     questions = list.slice().sort(function (a, b) {
       return (a.position || 0) - (b.position || 0);
     });
+    questions.forEach(function (q) {
+      // Revealed before (this device or another): its text is here, and its thinking time
+      // carries on from what the server says is left.
+      if (q.revealed === true && q.thinkingSeconds > 0 && !q.practice && !q.answered) learnQuestion(q, q);
+      else if (q.revealed !== false) q.serverRevealed = true;
+      q.revealed = false; // the page's own flag from here on: shown on this screen
+    });
     var real = questions.filter(function (q) { return !q.practice; });
     isInterview = real.length > 1 || questions.some(function (q) { return q.practice || q.thinkingSeconds > 0; });
     var interview = (data && data.interview) || {};
@@ -1524,6 +1579,24 @@
       });
       return;
     }
+    if (heldBack(question)) {
+      if (revealing) return;
+      revealing = true;
+      var asked = question;
+      // The thinking screen at once (nothing of the last question's review stays under the
+      // pointer); its countdown starts when the server has sent the question.
+      leaveWelcome();
+      hideError();
+      setPhase("thinking");
+      el.thinkingLeft.textContent = formatTime(asked.thinkingSeconds);
+      setStatus("Showing the question\u2026");
+      revealQuestion(asked).then(function (shown) {
+        revealing = false;
+        if (shown && question === asked && phase === "thinking") startThinking();
+        else if (!shown && phase === "thinking") setPhase("check");
+      });
+      return;
+    }
     question.revealed = true;
     // Shown before (a reload): the time left, not all of it again.
     var left = question.thinkingEndsAt ? question.thinkingEndsAt - Date.now() : 0;
@@ -1562,7 +1635,7 @@
 
   // Time is up, or "Start now": record at once (the question already had its countdown).
   function endThinking() {
-    if (phase !== "thinking") return;
+    if (phase !== "thinking" || revealing) return;
     stopThinking();
     rememberThinking(question, Date.now()); // over: a reload does not give it back
     startTake(true);

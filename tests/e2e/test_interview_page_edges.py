@@ -373,6 +373,35 @@ def test_a_reload_during_thinking_time_does_not_grant_it_again(
     assert int(minutes) * 60 + int(seconds) <= 56, f"thinking time started afresh after a reload: {left}"
 
 
+def test_another_device_gets_only_the_thinking_time_left_and_the_text_is_not_in_the_page_before(
+    live_server: LiveServer, chromium: Browser
+) -> None:
+    """The question's text is not in the page until "Show the question"; a second device (no
+    storage of the first) then shows it at once, with the time the server says is left."""
+    candidate = interview_candidate(
+        live_server, [question("What would you never automate?", thinking_seconds=60)]
+    )
+    first = chromium.new_context()
+    second = chromium.new_context()
+    try:
+        page = first.new_page()
+        candidate.open(page)
+        assert "never automate" not in page.content()
+        page.click("#start")
+        expect(page.locator("#question-text")).to_have_text("What would you never automate?")
+        page.wait_for_timeout(5_000)
+
+        other = second.new_page()
+        other.goto(candidate.url())
+        expect(other.locator("#question-text")).to_have_text("What would you never automate?")
+        expect(other.locator("#thinking")).to_be_visible()
+        minutes, seconds = other.locator("#thinking-left").inner_text().split(":")
+        assert int(minutes) * 60 + int(seconds) <= 56
+    finally:
+        first.close()
+        second.close()
+
+
 # --- a bad connection ------------------------------------------------------------------------
 
 
