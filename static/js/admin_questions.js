@@ -9,10 +9,19 @@ function questionRows(table) {
     .filter((row) => !row.classList.contains("empty-form") && row.querySelector("input.aurio-position"));
 }
 
+// A blank new row keeps its blank position: numbered, it would count as filled in
+// and the form would ask for its text.
+function isBlank(row) {
+  const text = row.querySelector("textarea");
+  return !row.classList.contains("has_original") && !(text && text.value.trim());
+}
+
 function renumber(table) {
-  questionRows(table).forEach((row, index) => {
-    row.querySelector("input.aurio-position").value = index;
-  });
+  questionRows(table)
+    .filter((row) => !isBlank(row))
+    .forEach((row, index) => {
+      row.querySelector("input.aurio-position").value = index;
+    });
 }
 
 function move(row, direction) {

@@ -213,6 +213,12 @@ def admin_pages(invite: Invite, video: Video, upload: Upload, token: ApiToken, u
         reverse("admin:aurio_apitoken_delete", args=[token.pk]),
         reverse("admin:invites_invite_add"),
         reverse("admin:auth_user_add"),
+        # Interviews: the builder (its ↑/↓ script), duplicating, inviting a list.
+        reverse("admin:interviews_interview_changelist"),
+        reverse("admin:interviews_interview_add"),
+        reverse("admin:interviews_interview_change", args=[invite.interview_id]),
+        reverse("admin:interviews_interview_duplicate", args=[invite.interview_id]),
+        reverse("admin:invites_invite_bulk"),
     ]
     for model, obj in (
         ("invites_invite", invite),

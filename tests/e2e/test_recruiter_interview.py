@@ -162,3 +162,18 @@ def walk_as_candidate(cand: Page, link: str, screenshot: Callable[[Page, str], N
     expect(cand.locator("h1")).to_contain_text("Thank you", timeout=60_000)
     expect(cand.locator("#done")).to_contain_text("We reply within a week.")
     screenshot(cand, "candidate-5-done")
+
+
+def test_moving_a_question_down_in_the_builder_saves_the_order_shown(
+    staff_page: Page, live_server: LiveServer
+) -> None:
+    from tests.support.factories import make_interview
+
+    interview = make_interview(questions=[{"text": "Asked first?"}, {"text": "Asked second?"}])
+    staff_page.goto(live_server.url + reverse("admin:interviews_interview_change", args=[interview.pk]))
+    staff_page.locator("tr.form-row.has_original").first.get_by_title("Move down").click()
+    expect(staff_page.locator("#id_questions-0-position")).to_have_value("1")
+    expect(staff_page.locator("#id_questions-2-position")).to_have_value("")  # the blank new row
+    staff_page.click("input[name=_continue]")
+    expect(staff_page.locator(".messagelist")).to_contain_text("was changed successfully")
+    assert [q.text for q in interview.questions.all()] == ["Asked second?", "Asked first?"]
