@@ -256,6 +256,8 @@
     show(el.retry, phase === "denied");
     show(el.start, phase === "check");
     show(el.startNow, phase === "thinking");
+    // Until the server has sent the question there is nothing to start on.
+    el.startNow.disabled = revealing;
     show(el.stop, phase === "recording");
     show(el.submit, (review && !refused) || phase === "earlier" || (phase === "sending" && !isInterview));
     show(el.rerecord, review && canRecord && !takesRefused);
@@ -1590,8 +1592,10 @@
       setPhase("thinking");
       el.thinkingLeft.textContent = formatTime(asked.thinkingSeconds);
       setStatus("Showing the question\u2026");
+      updateButtons();
       revealQuestion(asked).then(function (shown) {
         revealing = false;
+        updateButtons();
         if (shown && question === asked && phase === "thinking") startThinking();
         else if (!shown && phase === "thinking") setPhase("check");
       });

@@ -132,7 +132,7 @@ def test_three_questions_with_thinking_time_a_retake_and_a_reload(
     assert wait_until(lambda: answered_video(invite, ids[0]) is not None, timeout=60)
     video_1 = answered_video(invite, ids[0])
     assert video_1 is not None
-    assert Upload.objects.get(video_id=video_1.pk).sha256 == first["sha256"]
+    assert Upload.objects.get(pk=video_1.pk).sha256 == first["sha256"]  # a tus upload's video has its id
 
     expect(page.locator("#earlier")).to_be_visible()
     page.click("#discard")

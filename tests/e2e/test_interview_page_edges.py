@@ -304,8 +304,8 @@ def test_closing_the_tab_after_the_last_submit_and_reopening_finishes_every_answ
         expect_done(again, candidate.invite)
         v1, v2 = answered_video(candidate.invite, ids[0]), answered_video(candidate.invite, ids[1])
         assert v1 and v2
-        assert Upload.objects.get(video_id=v1.pk).sha256 == first["sha256"]
-        assert Upload.objects.get(video_id=v2.pk).sha256 == second["sha256"]
+        assert Upload.objects.get(pk=v1.pk).sha256 == first["sha256"]  # a tus upload's video has its id
+        assert Upload.objects.get(pk=v2.pk).sha256 == second["sha256"]  # a tus upload's video has its id
     finally:
         context.close()
 
@@ -440,7 +440,7 @@ def test_three_answers_with_the_connection_cut_while_the_first_is_on_its_way(
     for qid, kept in zip(ids, (first, second, third), strict=True):
         video = answered_video(invite, qid)
         assert video is not None
-        assert Upload.objects.get(video_id=video.pk).sha256 == kept["sha256"]
+        assert Upload.objects.get(pk=video.pk).sha256 == kept["sha256"]  # a tus upload's video has its id
     assert takes(invite) == [1, 1, 1]
 
 
@@ -459,4 +459,4 @@ def test_a_reload_right_after_next_question_keeps_that_answer(
     assert wait_until(lambda: answered_video(candidate.invite, ids[0]) is not None, timeout=60)
     video = answered_video(candidate.invite, ids[0])
     assert video is not None
-    assert Upload.objects.get(video_id=video.pk).sha256 == first["sha256"]
+    assert Upload.objects.get(pk=video.pk).sha256 == first["sha256"]  # a tus upload's video has its id
